@@ -1,0 +1,511 @@
+"""Build imu.db from seeds/*.yml.
+
+Every record is validated first, and all errors are reported together as
+`file:line: path.field: message`; nothing is written unless every record is
+good. The database is built in a temporary file beside the target and renamed
+into place, so a failed build leaves an existing imu.db untouched.
+
+    python build_db.py [--seeds DIR] [--out PATH]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import sqlite3
+import sys
+import tempfile
+import unicodedata
+from calendar import monthrange
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pycountry
+import sqlite_utils
+import yaml
+
+from fold import fold
+from schema import (
+    EXTRA_COLUMNS, FTS, FTS_TOKENIZE, INDEXES, RECORDS, SLUG, TOP_LEVEL, Field, Record,
+)
+
+SLUG_RE = re.compile(SLUG)
+DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+class BuildError(Exception):
+    """Raised with every error of a run; main() prints them and exits 1."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__(f"{len(errors)} error(s)")
+        self.errors = errors
+
+
+# ---------------------------------------------------------------- parsing
+
+class Mapping(dict):
+    """A YAML mapping that remembers the line of each of its keys."""
+
+    __slots__ = ("line", "key_lines")
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class SeedLoader(yaml.CSafeLoader):
+    """The C loader, keeping line numbers and refusing duplicate keys."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.duplicate_keys: list[tuple[int, str]] = []
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:  # the mapping's own keys, before any `<<:` merge
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = key_node.value if isinstance(key_node.value, str) else repr(key_node.value)
+            if key in seen:
+                self.duplicate_keys.append((key_node.start_mark.line + 1, key))
+            seen.add(key)
+        self.flatten_mapping(node)  # merged keys come first, so the mapping's own win
+        mapping = Mapping()
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                key = str(key)
+            mapping[key] = self.construct_object(value_node, deep=deep)
+            mapping.key_lines[key] = key_node.start_mark.line + 1
+        return mapping
+
+
+SeedLoader.add_constructor("tag:yaml.org,2002:map", SeedLoader.construct_mapping)
+
+
+def read_seed(path: Path, label: str) -> tuple[object, list[str]]:
+    """Parse one seed file; syntax and encoding problems come back as errors."""
+    data = path.read_bytes()
+    if len(data) > MAX_FILE_BYTES:
+        return None, [f"{label}:1: file is {len(data)} bytes, more than the {MAX_FILE_BYTES} allowed"]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, [f"{label}:{line}: file is not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start})"]
+    if not text.strip():
+        return None, [f"{label}:1: file is empty; expected a mapping such as 'events: [...]'"]
+    loader = SeedLoader(text)
+    try:
+        doc = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        if "\t" in problem or "tab" in problem:
+            problem += " (indent with spaces, not tabs)"
+        return None, [f"{label}:{line}: YAML syntax error: {problem}"]
+    except yaml.YAMLError as exc:
+        return None, [f"{label}:1: YAML error: {exc}"]
+    finally:
+        loader.dispose()
+    errors = [f"{label}:{line}: duplicate key {key!r} (each key may appear once per mapping)"
+              for line, key in loader.duplicate_keys]
+    return doc, errors
+
+
+# ------------------------------------------------------------- validation
+
+@dataclass
+class FileResult:
+    """What one seed file contributes: rows per table, ids it refers to, errors."""
+
+    rows: dict[str, list[dict]] = field(default_factory=dict)
+    where: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, id) -> location
+    refs: list[tuple[str, str, str]] = field(default_factory=list)  # (table, id, location)
+    errors: list[str] = field(default_factory=list)
+
+
+def parse_date(value, side: str) -> str | None:
+    """'1999', '1999-02' or '1999-02-16' -> the earliest/latest ISO day it allows."""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    m = DATE_RE.match(value)
+    if not m:
+        return None
+    year, month, day = int(m[1]), m[2] and int(m[2]), m[3] and int(m[3])
+    try:
+        if day:
+            return dt.date(year, month, day).isoformat()
+        if month:
+            day = 1 if side == "start" else monthrange(year, month)[1]
+            return dt.date(year, month, day).isoformat()
+        return dt.date(year, 1, 1).isoformat() if side == "start" else dt.date(year, 12, 31).isoformat()
+    except ValueError:
+        return None
+
+
+def check_value(f: Field, value) -> tuple[object, str | None]:
+    """Coerce one field's value to its column type, or say why it is wrong."""
+    if f.type in ("text", "slug", "ref", "country"):
+        if not isinstance(value, str):
+            return None, f"expected text, got {type(value).__name__} {value!r:.60}"
+        if not value.strip():
+            return None, "is empty"
+        if len(value) > f.max_len:
+            return None, f"is {len(value)} characters long, more than the {f.max_len} allowed"
+        if f.type in ("slug", "ref") and not SLUG_RE.match(value):
+            return None, f"{value!r:.80} is not a lower-case slug (letters, digits, single hyphens)"
+        if f.type == "country" and value not in COUNTRIES:
+            return None, f"{value!r:.20} is not an ISO 3166-1 alpha-2 country code"
+        if f.choices and value not in f.choices:
+            return None, f"{value!r:.60} is not one of: {', '.join(f.choices)}"
+        return value, None
+    if f.type == "date":
+        iso = parse_date(value, f.side)
+        if iso is None:
+            return None, f"{str(value)!r:.40} is not a valid date (YYYY, YYYY-MM or YYYY-MM-DD)"
+        return iso, None
+    if f.type in ("integer", "real"):
+        ok = (int,) if f.type == "integer" else (int, float)
+        if isinstance(value, bool) or not isinstance(value, ok):
+            return None, f"expected a number, got {type(value).__name__} {value!r:.60}"
+        if value != value:  # NaN
+            return None, "is not a number"
+        if (f.min is not None and value < f.min) or (f.max is not None and value > f.max):
+            return None, f"{value!r} is outside {f.min:g}..{f.max:g}"
+        return (float(value) if f.type == "real" else value), None
+    raise AssertionError(f"unknown field type {f.type}")
+
+
+def check_record(rec_type: str, item, where: str, label: str, result: FileResult,
+                 parent: tuple[str, str] | None = None) -> str | None:
+    """Validate one record (and what it nests) into rows; returns its id."""
+    spec: Record = RECORDS[rec_type]
+    if not isinstance(item, Mapping):
+        result.errors.append(f"{label}:{getattr(item, 'line', '?')}: {where}: expected a mapping of fields, "
+                             f"got {type(item).__name__} {item!r:.60}")
+        return None
+    errors = result.errors
+    row: dict[str, object] = {}
+    known = {f.name for f in spec.fields} | set(spec.children)
+    for key in item:
+        if key not in known:
+            errors.append(f"{label}:{item.line_of(key)}: {where}.{key}: unknown field "
+                          f"(allowed: {', '.join(sorted(known))})")
+    for f in spec.fields:
+        value = item.get(f.name)
+        if value is None:
+            if f.required:
+                errors.append(f"{label}:{item.line}: {where}.{f.name}: required field is missing")
+            row[f.col] = None
+            continue
+        value, problem = check_value(f, value)
+        if problem:
+            errors.append(f"{label}:{item.line_of(f.name)}: {where}.{f.name}: {problem}")
+        row[f.col] = value
+        if f.ref and value is not None and problem is None:
+            result.refs.append((f.ref, value, f"{label}:{item.line_of(f.name)}: {where}.{f.name}"))
+
+    if spec.date_pair:
+        check_dates(row, item, where, label, errors)
+    if rec_type == "events":
+        check_place(row, item, where, label, errors)
+
+    if parent:
+        parent_type, parent_id = parent
+        row[spec.parent_column[parent_type]] = parent_id
+        if rec_type == "claims":
+            row["subject_type"] = parent_type
+            row["subject_id"] = parent_id
+        if rec_type == "aliases":
+            row["alias_folded"] = fold(row["alias"] or "")
+    generated = not row.get("id")
+    if generated:
+        row["id"] = make_id(spec, row, parent)
+    rec_id = row["id"]
+    if rec_id is None:
+        return None
+    if generated and rec_type in ("claims", "aliases"):  # e.g. two claims of one source
+        n = 2
+        while (spec.table, row["id"]) in result.where:
+            row["id"] = f"{rec_id}-{n}"
+            n += 1
+        rec_id = row["id"]
+
+    key = (spec.table, rec_id)
+    loc = f"{label}:{item.line}: {where}"
+    if key in result.where:
+        errors.append(f"{loc}.id: duplicate id {rec_id!r} (first at {result.where[key]})")
+    else:
+        result.where[key] = loc
+    result.rows.setdefault(spec.table, []).append(row)
+
+    claims = 0
+    for child_key, child_type in spec.children.items():
+        children = item.get(child_key)
+        if children is None:
+            continue
+        if not isinstance(children, list):
+            errors.append(f"{label}:{item.line_of(child_key)}: {where}.{child_key}: expected a list")
+            continue
+        for i, child in enumerate(children):
+            child_id = check_record(child_type, child, f"{where}.{child_key}[{i}]", label, result,
+                                    parent=(rec_type, rec_id))
+            if child_type == "claims" and child_id:
+                claims += 1
+    if spec.needs_claim and claims == 0:
+        errors.append(f"{label}:{item.line}: {where}.claims: a {rec_type[:-1].replace('_', ' ')} "
+                      f"needs at least one claim quoting its source")
+    return rec_id
+
+
+def make_id(spec: Record, row: dict, parent) -> str | None:
+    if spec.table == "aliases":
+        return f"{parent[1]}--{slugify(row['alias'] or '')}"
+    if spec.table == "claims":
+        return f"{parent[1]}--{row['source_id']}" if row.get("source_id") else None
+    if spec.id_from and all(row.get(c) for c in spec.id_from):
+        return "--".join(str(row[c]) for c in spec.id_from)
+    return None
+
+
+def slugify(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text.replace("'", "")).strip("-") or "x"
+
+
+def check_dates(row, item, where, label, errors):
+    start, end, precision = row.get("date_start"), row.get("date_end"), row.get("date_precision")
+    if start and end and start > end:
+        errors.append(f"{label}:{item.line_of('date_end')}: {where}.date_end: {end} is before "
+                      f"date_start {start}")
+    if (start or end) and "date_precision" not in item:
+        errors.append(f"{label}:{item.line}: {where}.date_precision: required when a date is given")
+    if precision and not (start or end):
+        errors.append(f"{label}:{item.line_of('date_precision')}: {where}: date_precision needs "
+                      f"date_start or date_end")
+
+
+def check_place(row, item, where, label, errors):
+    lat, lon = row.get("latitude"), row.get("longitude")
+    if (lat is None) != (lon is None):
+        errors.append(f"{label}:{item.line}: {where}: latitude and longitude go together")
+    if lat is not None and not row.get("geo_precision"):
+        errors.append(f"{label}:{item.line}: {where}.geo_precision: required with coordinates")
+    low, high = row.get("fatalities_low"), row.get("fatalities_high")
+    if low is not None and high is not None and low > high:
+        errors.append(f"{label}:{item.line_of('fatalities_high')}: {where}.fatalities_high: "
+                      f"{high} is less than fatalities_low {low}")
+
+
+def check_file(path_str: str, label: str) -> FileResult:
+    """Parse and validate one seed file on its own (runs in a worker process)."""
+    result = FileResult()
+    doc, result.errors = read_seed(Path(path_str), label)
+    if doc is None:
+        return result
+    if not isinstance(doc, Mapping):
+        result.errors.append(f"{label}:1: expected a mapping of record lists such as 'events:', "
+                             f"got {type(doc).__name__}")
+        return result
+    for rec_type, items in doc.items():
+        line = doc.line_of(rec_type)
+        if rec_type not in TOP_LEVEL:
+            result.errors.append(f"{label}:{line}: {rec_type}: unknown record type "
+                                 f"(allowed: {', '.join(TOP_LEVEL)})")
+            continue
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            result.errors.append(f"{label}:{line}: {rec_type}: expected a list of records")
+            continue
+        for i, item in enumerate(items):
+            check_record(rec_type, item, f"{rec_type}[{i}]", label, result)
+    return result
+
+
+def validate(seeds: Path, jobs: int | None = None) -> dict[str, list[dict]]:
+    """Check every seed file and the references between them; raise BuildError."""
+    paths = sorted(seeds.glob("*.yml")) + sorted(seeds.glob("*.yaml"))
+    if not paths:
+        raise BuildError([f"{seeds}: no *.yml seed files found"])
+    labels = [str(p) for p in paths]
+    size = sum(p.stat().st_size for p in paths)
+    jobs = jobs or (min(len(paths), os.cpu_count() or 1) if size > 2_000_000 else 1)
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            results = list(pool.map(check_file, labels, labels, chunksize=1))
+    else:
+        results = [check_file(p, p) for p in labels]
+    return merge(results)
+
+
+def merge(results: list[FileResult]) -> dict[str, list[dict]]:
+    """Join per-file results: duplicate ids across files and dangling references."""
+    errors: list[str] = []
+    where: dict[tuple[str, str], str] = {}
+    rows: dict[str, list[dict]] = {}
+    for r in results:
+        errors.extend(r.errors)
+        for key, loc in r.where.items():
+            if key in where:
+                errors.append(f"{loc}.id: duplicate id {key[1]!r} (first at {where[key]})")
+            else:
+                where[key] = loc
+        for table, table_rows in r.rows.items():
+            rows.setdefault(table, []).extend(table_rows)
+    for r in results:
+        for table, ref_id, loc in r.refs:
+            if (table, ref_id) not in where:
+                errors.append(f"{loc}: {ref_id!r} is not the id of any record in {table}")
+    if errors:
+        raise BuildError(errors)
+    return rows
+
+
+# ---------------------------------------------------------------- loading
+
+def table_columns(table: str) -> dict[str, type]:
+    spec = next(s for s in RECORDS.values() if s.table == table)
+    cols = {"id": str}
+    cols.update({f.col: f.sql_type for f in spec.fields})
+    cols.update(EXTRA_COLUMNS.get(table, {}))
+    return cols
+
+
+def foreign_keys(table: str) -> list[tuple[str, str, str]]:
+    spec = next(s for s in RECORDS.values() if s.table == table)
+    fks = [(f.col, f.ref, "id") for f in spec.fields if f.ref]
+    for parent_type, col in spec.parent_column.items():
+        fks.append((col, RECORDS[parent_type].table, "id"))
+    return fks
+
+
+# Tables in an order where each one's foreign keys point at tables already made.
+TABLE_ORDER = ("sources", "dispute_topics", "groups", "people", "aliases", "events",
+               "event_groups", "event_people", "memberships", "group_relations", "claims")
+
+NOT_NULL = {
+    "sources": {"title", "kind"}, "groups": {"name", "description"},
+    "people": {"name", "description"}, "aliases": {"alias", "kind"},
+    "events": {"title", "event_type", "date_start", "date_end", "date_precision", "description"},
+    "event_groups": {"event_id", "group_id", "role"}, "event_people": {"event_id", "person_id", "role"},
+    "memberships": {"person_id", "group_id", "role"},
+    "group_relations": {"group_id", "related_group_id", "relation"},
+    "claims": {"source_id", "quote", "statement", "certainty", "subject_type", "subject_id"},
+    "dispute_topics": {"question"},
+}
+
+VIEWS = {
+    # Every claim on a disputed point, one row per side, with its source.
+    "disputes": """
+select
+  d.id as dispute_id,
+  d.question,
+  c.position,
+  c.certainty,
+  c.quote,
+  c.statement,
+  c.source_id,
+  s.title as source_title,
+  s.published as source_published,
+  c.cited_source_id,
+  c.subject_type,
+  c.subject_id,
+  c.id as claim_id
+from claims c
+join dispute_topics d on d.id = c.dispute_id
+join sources s on s.id = c.source_id
+where d.id in (
+  select dispute_id from claims where dispute_id is not null
+  group by dispute_id having count(distinct coalesce(position, id)) > 1
+)
+order by d.id, c.position, c.source_id, c.id
+""",
+}
+
+
+def load(rows: dict[str, list[dict]], path: Path) -> None:
+    """Write validated rows into a new SQLite file at path."""
+    db = sqlite_utils.Database(path)
+    db.execute("pragma foreign_keys = on")
+    for table in TABLE_ORDER:
+        cols = table_columns(table)
+        db[table].create(cols, pk="id", foreign_keys=foreign_keys(table),
+                         not_null=NOT_NULL.get(table, ()))
+        table_rows = sorted(rows.get(table, []), key=lambda r: r["id"])
+        db[table].insert_all(({c: r.get(c) for c in cols} for r in table_rows), batch_size=1000)
+    db.index_foreign_keys()
+    for table, indexes in INDEXES.items():
+        for columns in indexes:
+            db[table].create_index(columns, if_not_exists=True)
+    for name, sql in VIEWS.items():
+        db.create_view(name, sql.strip())
+    # Search last: a later table rebuild would silently drop the FTS triggers.
+    for table, columns in FTS.items():
+        db[table].enable_fts(columns, tokenize=FTS_TOKENIZE, create_triggers=True)
+    db.execute("analyze")
+    check_integrity(db.conn)
+    db.conn.commit()
+    db.close()
+
+
+def check_integrity(conn: sqlite3.Connection) -> None:
+    problems = [r[0] for r in conn.execute("pragma integrity_check") if r[0] != "ok"]
+    problems += [f"foreign key: {table} rowid {rowid} -> {parent}"
+                 for table, rowid, parent, _ in conn.execute("pragma foreign_key_check")]
+    if problems:
+        raise BuildError([f"database check failed: {p}" for p in problems])
+
+
+def build(seeds: Path, out: Path, jobs: int | None = None) -> dict[str, int]:
+    """Validate, load into a temporary file beside `out`, then rename it into place."""
+    rows = validate(seeds, jobs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        tmp_path.unlink()
+        load(rows, tmp_path)
+        os.replace(tmp_path, out)
+    finally:
+        for leftover in (tmp_path, Path(f"{tmp}-journal")):
+            leftover.unlink(missing_ok=True)
+    return {table: len(rows.get(table, [])) for table in TABLE_ORDER}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Validate seeds/*.yml and build imu.db.")
+    ap.add_argument("--seeds", default="seeds", type=Path, help="folder of *.yml records (default: seeds)")
+    ap.add_argument("--out", default="imu.db", type=Path, help="database to write (default: imu.db)")
+    ap.add_argument("--jobs", type=int, default=None, help="parser processes (default: by input size)")
+    args = ap.parse_args(argv)
+    if not args.seeds.is_dir():
+        print(f"error: seeds folder {args.seeds} does not exist", file=sys.stderr)
+        return 2
+    try:
+        counts = build(args.seeds, args.out, args.jobs)
+    except BuildError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        print(f"{len(exc.errors)} error(s); {args.out} was not changed", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
