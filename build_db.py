@@ -13,6 +13,7 @@ import argparse
 import datetime as dt
 import os
 import re
+import reprlib
 import sqlite3
 import sys
 import tempfile
@@ -32,9 +33,11 @@ from schema import (
 )
 
 SLUG_RE = re.compile(SLUG)
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, newline, CR are fine
 DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
 MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_DEPTH = 1000  # libyaml's C composer recurses and crashes the process somewhere past 20,000
 
 
 class BuildError(Exception):
@@ -85,7 +88,52 @@ class SeedLoader(yaml.CSafeLoader):
         return mapping
 
 
+class Sequence(list):
+    """A YAML list that remembers the line of each of its items."""
+
+    __slots__ = ("line", "item_lines")
+
+    def line_of(self, i: int) -> int:
+        return self.item_lines[i] if i < len(self.item_lines) else self.line
+
+
+def construct_sequence(loader, node):
+    seq = Sequence()
+    seq.line = node.start_mark.line + 1
+    seq.item_lines = [n.start_mark.line + 1 for n in node.value]
+    yield seq  # filled in afterwards, so a list may contain itself, as in PyYAML
+    seq.extend(loader.construct_sequence(node))
+
+
 SeedLoader.add_constructor("tag:yaml.org,2002:map", SeedLoader.construct_mapping)
+SeedLoader.add_constructor("tag:yaml.org,2002:seq", construct_sequence)
+# Unquoted dates stay text: PyYAML would raise on 2001-13-45, and check_value
+# gives a better message about the field than the parser could.
+SeedLoader.add_constructor("tag:yaml.org,2002:timestamp", SeedLoader.construct_yaml_str)
+
+
+class _ShortRepr(reprlib.Repr):
+    """repr() cut short, so a huge or self-referencing value cannot stall an error message."""
+
+    def __init__(self):
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxdict, self.maxstring, self.maxother = 2, 4, 4, 60, 60
+
+    def repr_Mapping(self, x, level):
+        return self.repr_dict(x, level)
+
+    def repr_Sequence(self, x, level):
+        return self.repr_list(x, level)
+
+
+_short_repr = _ShortRepr()
+
+
+def short(value) -> str:
+    """A value's type and a bounded repr, for error messages."""
+    kind = {dict: "mapping", Mapping: "mapping", list: "list", Sequence: "list",
+            type(None): "null"}.get(type(value), type(value).__name__)
+    return f"{kind} {_short_repr.repr(value)}"
 
 
 def read_seed(path: Path, label: str) -> tuple[object, list[str]]:
@@ -100,6 +148,9 @@ def read_seed(path: Path, label: str) -> tuple[object, list[str]]:
         return None, [f"{label}:{line}: file is not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start})"]
     if not text.strip():
         return None, [f"{label}:1: file is empty; expected a mapping such as 'events: [...]'"]
+    deep = too_deep(text)
+    if deep:
+        return None, [f"{label}:{deep}: YAML nesting is deeper than {MAX_DEPTH} levels"]
     loader = SeedLoader(text)
     try:
         doc = loader.get_single_data()
@@ -112,11 +163,36 @@ def read_seed(path: Path, label: str) -> tuple[object, list[str]]:
         return None, [f"{label}:{line}: YAML syntax error: {problem}"]
     except yaml.YAMLError as exc:
         return None, [f"{label}:1: YAML error: {exc}"]
+    except RecursionError:
+        return None, [f"{label}:1: YAML nesting is too deep"]
     finally:
         loader.dispose()
     errors = [f"{label}:{line}: duplicate key {key!r} (each key may appear once per mapping)"
               for line, key in loader.duplicate_keys]
     return doc, errors
+
+
+def too_deep(text: str) -> int | None:
+    """The line where nesting passes MAX_DEPTH, if it does.
+
+    Each level of nesting needs a bracket or more indentation, so most files are
+    cleared by counting; only the rest are walked event by event.
+    """
+    bound = text.count("[") + text.count("{") + 2 * max(map(len, text.splitlines()), default=0) + 2
+    if bound <= 5 * MAX_DEPTH:
+        return None
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return event.start_mark.line + 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass  # the real parse reports it with its line
+    return None
 
 
 # ------------------------------------------------------------- validation
@@ -160,9 +236,12 @@ def check_value(f: Field, value) -> tuple[object, str | None]:
     """Coerce one field's value to its column type, or say why it is wrong."""
     if f.type in ("text", "slug", "ref", "country"):
         if not isinstance(value, str):
-            return None, f"expected text, got {type(value).__name__} {value!r:.60}"
+            return None, f"expected text, got {short(value)}"
         if not value.strip():
             return None, "is empty"
+        bad = CONTROL_RE.search(value)
+        if bad:
+            return None, f"contains the control character U+{ord(bad[0]):04X} at position {bad.start()}"
         if len(value) > f.max_len:
             return None, f"is {len(value)} characters long, more than the {f.max_len} allowed"
         if f.type in ("slug", "ref") and not SLUG_RE.match(value):
@@ -175,12 +254,14 @@ def check_value(f: Field, value) -> tuple[object, str | None]:
     if f.type == "date":
         iso = parse_date(value, f.side)
         if iso is None:
-            return None, f"{str(value)!r:.40} is not a valid date (YYYY, YYYY-MM or YYYY-MM-DD)"
+            shown = repr(value[:40]) if isinstance(value, str) else short(value)
+            return None, f"{shown} is not a valid date (YYYY, YYYY-MM or YYYY-MM-DD)"
         return iso, None
     if f.type in ("integer", "real"):
         ok = (int,) if f.type == "integer" else (int, float)
         if isinstance(value, bool) or not isinstance(value, ok):
-            return None, f"expected a number, got {type(value).__name__} {value!r:.60}"
+            wanted = "a whole number" if f.type == "integer" else "a number"
+            return None, f"expected {wanted}, got {short(value)}"
         if value != value:  # NaN
             return None, "is not a number"
         if (f.min is not None and value < f.min) or (f.max is not None and value > f.max):
@@ -190,12 +271,15 @@ def check_value(f: Field, value) -> tuple[object, str | None]:
 
 
 def check_record(rec_type: str, item, where: str, label: str, result: FileResult,
-                 parent: tuple[str, str] | None = None) -> str | None:
-    """Validate one record (and what it nests) into rows; returns its id."""
+                 parent: tuple[str, str] | None = None, line: int | None = None) -> str | None:
+    """Validate one record (and what it nests) into rows; returns its id.
+
+    `line` is where the item starts, for items (null, text, lists) that do not carry it.
+    """
     spec: Record = RECORDS[rec_type]
     if not isinstance(item, Mapping):
-        result.errors.append(f"{label}:{getattr(item, 'line', '?')}: {where}: expected a mapping of fields, "
-                             f"got {type(item).__name__} {item!r:.60}")
+        result.errors.append(f"{label}:{getattr(item, 'line', line or '?')}: {where}: expected a mapping "
+                             f"of fields, got {short(item)}")
         return None
     errors = result.errors
     row: dict[str, object] = {}
@@ -262,7 +346,7 @@ def check_record(rec_type: str, item, where: str, label: str, result: FileResult
             continue
         for i, child in enumerate(children):
             child_id = check_record(child_type, child, f"{where}.{child_key}[{i}]", label, result,
-                                    parent=(rec_type, rec_id))
+                                    parent=(rec_type, rec_id), line=children.line_of(i))
             if child_type == "claims" and child_id:
                 claims += 1
     if spec.needs_claim and claims == 0:
@@ -332,7 +416,7 @@ def check_file(path_str: str, label: str) -> FileResult:
             result.errors.append(f"{label}:{line}: {rec_type}: expected a list of records")
             continue
         for i, item in enumerate(items):
-            check_record(rec_type, item, f"{rec_type}[{i}]", label, result)
+            check_record(rec_type, item, f"{rec_type}[{i}]", label, result, line=items.line_of(i))
     return result
 
 
