@@ -51,9 +51,9 @@ class BuildError(Exception):
 # ---------------------------------------------------------------- parsing
 
 class Mapping(dict):
-    """A YAML mapping that remembers the line of each of its keys."""
+    """A YAML mapping that remembers the line of each of its keys, and keys given twice."""
 
-    __slots__ = ("line", "key_lines")
+    __slots__ = ("line", "key_lines", "duplicates")
 
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.line)
@@ -64,21 +64,24 @@ class SeedLoader(yaml.CSafeLoader):
 
     def __init__(self, stream):
         super().__init__(stream)
-        self.duplicate_keys: list[tuple[int, str]] = []
+        self.with_duplicates: list[Mapping] = []
 
     def construct_mapping(self, node, deep=False):
+        mapping = Mapping()
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {}
+        mapping.duplicates = []  # (line, key); check_record reports them with the field path
         seen = set()
         for key_node, _ in node.value:  # the mapping's own keys, before any `<<:` merge
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = key_node.value if isinstance(key_node.value, str) else repr(key_node.value)
             if key in seen:
-                self.duplicate_keys.append((key_node.start_mark.line + 1, key))
+                mapping.duplicates.append((key_node.start_mark.line + 1, key))
             seen.add(key)
+        if mapping.duplicates:
+            self.with_duplicates.append(mapping)
         self.flatten_mapping(node)  # merged keys come first, so the mapping's own win
-        mapping = Mapping()
-        mapping.line = node.start_mark.line + 1
-        mapping.key_lines = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, str):
@@ -136,21 +139,24 @@ def short(value) -> str:
     return f"{kind} {_short_repr.repr(value)}"
 
 
-def read_seed(path: Path, label: str) -> tuple[object, list[str]]:
-    """Parse one seed file; syntax and encoding problems come back as errors."""
+def read_seed(path: Path, label: str) -> tuple[object, list[str], list[Mapping]]:
+    """Parse one seed file; syntax and encoding problems come back as errors.
+
+    Also returns the mappings that have a key twice, for check_file to report.
+    """
     data = path.read_bytes()
     if len(data) > MAX_FILE_BYTES:
-        return None, [f"{label}:1: file is {len(data)} bytes, more than the {MAX_FILE_BYTES} allowed"]
+        return None, [f"{label}:1: file is {len(data)} bytes, more than the {MAX_FILE_BYTES} allowed"], []
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        return None, [f"{label}:{line}: file is not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start})"]
+        return None, [f"{label}:{line}: file is not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start})"], []
     if not text.strip():
-        return None, [f"{label}:1: file is empty; expected a mapping such as 'events: [...]'"]
+        return None, [f"{label}:1: file is empty; expected a mapping such as 'events: [...]'"], []
     deep = too_deep(text)
     if deep:
-        return None, [f"{label}:{deep}: YAML nesting is deeper than {MAX_DEPTH} levels"]
+        return None, [f"{label}:{deep}: YAML nesting is deeper than {MAX_DEPTH} levels"], []
     loader = SeedLoader(text)
     try:
         doc = loader.get_single_data()
@@ -158,18 +164,26 @@ def read_seed(path: Path, label: str) -> tuple[object, list[str]]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        if "\t" in problem or "tab" in problem:
-            problem += " (indent with spaces, not tabs)"
-        return None, [f"{label}:{line}: YAML syntax error: {problem}"]
+        lines = text.splitlines()
+        if mark and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
+            problem += " (a tab: indent with spaces)"
+        return None, [f"{label}:{line}: YAML syntax error: {problem}"], []
     except yaml.YAMLError as exc:
-        return None, [f"{label}:1: YAML error: {exc}"]
+        return None, [f"{label}:1: YAML error: {exc}"], []
     except RecursionError:
-        return None, [f"{label}:1: YAML nesting is too deep"]
+        return None, [f"{label}:1: YAML nesting is too deep"], []
     finally:
         loader.dispose()
-    errors = [f"{label}:{line}: duplicate key {key!r} (each key may appear once per mapping)"
-              for line, key in loader.duplicate_keys]
-    return doc, errors
+    return doc, [], loader.with_duplicates
+
+
+def duplicate_errors(mapping: Mapping, label: str, where: str) -> list[str]:
+    """Errors for the keys given twice in one mapping; reported once, then forgotten."""
+    prefix = f"{where}." if where else ""
+    errors = [f"{label}:{line}: {prefix}{key}: duplicate key (each key may appear once per mapping; "
+              f"PyYAML would keep only the last)" for line, key in mapping.duplicates]
+    mapping.duplicates = []
+    return errors
 
 
 def too_deep(text: str) -> int | None:
@@ -282,6 +296,7 @@ def check_record(rec_type: str, item, where: str, label: str, result: FileResult
                              f"of fields, got {short(item)}")
         return None
     errors = result.errors
+    errors.extend(duplicate_errors(item, label, where))
     row: dict[str, object] = {}
     known = {f.name for f in spec.fields} | set(spec.children)
     for key in item:
@@ -397,13 +412,21 @@ def check_place(row, item, where, label, errors):
 def check_file(path_str: str, label: str) -> FileResult:
     """Parse and validate one seed file on its own (runs in a worker process)."""
     result = FileResult()
-    doc, result.errors = read_seed(Path(path_str), label)
+    doc, result.errors, with_duplicates = read_seed(Path(path_str), label)
+    check_doc(doc, label, result)
+    for mapping in with_duplicates:  # those outside any record: in a value, an unused anchor
+        result.errors.extend(duplicate_errors(mapping, label, ""))
+    return result
+
+
+def check_doc(doc, label: str, result: FileResult) -> None:
     if doc is None:
-        return result
+        return
     if not isinstance(doc, Mapping):
         result.errors.append(f"{label}:1: expected a mapping of record lists such as 'events:', "
-                             f"got {type(doc).__name__}")
-        return result
+                             f"got {short(doc)}")
+        return
+    result.errors.extend(duplicate_errors(doc, label, ""))
     for rec_type, items in doc.items():
         line = doc.line_of(rec_type)
         if rec_type not in TOP_LEVEL:
@@ -417,7 +440,6 @@ def check_file(path_str: str, label: str) -> FileResult:
             continue
         for i, item in enumerate(items):
             check_record(rec_type, item, f"{rec_type}[{i}]", label, result, line=items.line_of(i))
-    return result
 
 
 def validate(seeds: Path, jobs: int | None = None) -> dict[str, list[dict]]:
