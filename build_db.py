@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import re
 import reprlib
@@ -543,10 +544,86 @@ order by d.id, c.position, c.source_id, c.id
 }
 
 
+# ---------------------------------------------------------------- derived: map popups, one search
+
+def popup(event: dict) -> str:
+    """The event's map popup as JSON; datasette-cluster-map renders a `popup` column."""
+    low, high = event.get("fatalities_low"), event.get("fatalities_high")
+    if low is None and high is None:
+        killed = "no figure given"
+    elif low is None:
+        killed = f"up to {high}"
+    elif high is None:
+        killed = f"at least {low}"
+    else:
+        killed = str(low) if low == high else f"{low}-{high}"
+    when = event.get("date_text") or f"{event['date_start']} .. {event['date_end']}"
+    where = ", ".join(x for x in (event.get("place"), event.get("country")) if x) or "place unknown"
+    return json.dumps({
+        "title": event["title"],
+        "description": f"{when} · {where} · fatalities: {killed}",
+        "link": f"/imu/events/{event['id']}",
+    }, ensure_ascii=False, sort_keys=True)
+
+
+def add_popups(rows: dict[str, list[dict]]) -> None:
+    for event in rows.get("events", []):
+        event["popup"] = popup(event)
+
+
+_NAME_WORD = re.compile(r"[\w'\u2019\u2018\u02bc\u02bb`]+")
+
+
+def names_in(text: str | None) -> str:
+    """The capitalised words of a text: the names worth folding (folding 'there' would meet 'Tahir')."""
+    return " ".join(w for w in _NAME_WORD.findall(text or "") if w[0].isupper())
+
+
+def search_rows(db: sqlite_utils.Database):
+    """One row per searchable thing: `text` for plain search, `folded` (names only) for spellings."""
+    def lines(*parts):
+        return "\n".join(p for p in parts if p)
+
+    names = {}
+    for r in db.query("select a.*, coalesce(g.name, p.name) as owner from aliases a "
+                      "left join groups g on g.id = a.group_id left join people p on p.id = a.person_id "
+                      "order by a.id"):
+        owner = ("groups", r["group_id"]) if r["group_id"] else ("people", r["person_id"])
+        names.setdefault(owner, []).append(r["alias"])
+        yield dict(type="alias", item_id=r["id"], label=f"{r['alias']} ({r['owner']})",
+                   link=f"/imu/aliases/{r['id']}", text=lines(r["alias"], r["note"]), folded=fold(r["alias"]))
+    for table, kind in (("groups", "group"), ("people", "person")):
+        for r in db.query(f"select * from {table} order by id"):
+            spellings = " ".join([r["name"], *names.get((table, r["id"]), [])])
+            yield dict(type=kind, item_id=r["id"], label=r["name"], link=f"/imu/{table}/{r['id']}",
+                       text=lines(spellings, r["description"]), folded=fold(spellings))
+    for r in db.query("select * from events order by id"):
+        yield dict(type="event", item_id=r["id"], label=r["title"], link=f"/imu/events/{r['id']}",
+                   text=lines(r["title"], r["date_text"], r["place"], r["description"]),
+                   folded=fold(lines(r["title"], r["place"], names_in(r["description"]))))
+    for r in db.query("select * from sources order by id"):
+        yield dict(type="source", item_id=r["id"], label=r["title"], link=f"/imu/sources/{r['id']}",
+                   text=lines(r["title"], r["author"], r["publisher"], r["notes"]),
+                   folded=fold(lines(r["title"], r["author"], r["publisher"])))
+    for r in db.query("select * from claims order by id"):
+        yield dict(type="claim", item_id=r["id"], label=r["statement"], link=f"/imu/claims/{r['id']}",
+                   text=lines(r["quote"], r["statement"], r["position"]),
+                   folded=fold(names_in(lines(r["quote"], r["statement"]))))
+
+
+def build_search_index(db: sqlite_utils.Database) -> None:
+    """The table behind the `search` canned query; its FTS is enabled with the others."""
+    db["search_index"].create(
+        {"type": str, "item_id": str, "label": str, "link": str, "text": str, "folded": str},
+        pk=("type", "item_id"), not_null={"label", "link", "text", "folded"})
+    db["search_index"].insert_all(sorted(search_rows(db), key=lambda r: (r["type"], r["item_id"])))
+
+
 def load(rows: dict[str, list[dict]], path: Path) -> None:
     """Write validated rows into a new SQLite file at path."""
     db = sqlite_utils.Database(path)
     db.execute("pragma foreign_keys = on")
+    add_popups(rows)
     for table in TABLE_ORDER:
         cols = table_columns(table)
         db[table].create(cols, pk="id", foreign_keys=foreign_keys(table),
@@ -559,6 +636,7 @@ def load(rows: dict[str, list[dict]], path: Path) -> None:
             db[table].create_index(columns, if_not_exists=True)
     for name, sql in VIEWS.items():
         db.create_view(name, sql.strip())
+    build_search_index(db)
     # Search last: a later table rebuild would silently drop the FTS triggers.
     for table, columns in FTS.items():
         db[table].enable_fts(columns, tokenize=FTS_TOKENIZE, create_triggers=True)

@@ -269,6 +269,7 @@ TOP_LEVEL = ("sources", "dispute_topics", "groups", "people", "events", "members
 
 # Columns each table has beyond its fields: generated ids and links to the parent.
 EXTRA_COLUMNS: dict[str, dict[str, type]] = {
+    "events": {"popup": str},  # JSON for the map marker's popup, made by build_db.popup
     "aliases": {"id": str, "group_id": str, "person_id": str, "alias_folded": str},
     "event_groups": {"id": str, "event_id": str},
     "event_people": {"id": str, "event_id": str},
@@ -289,6 +290,7 @@ FTS = {
     "events": ["title", "description", "place", "date_text"],
     "claims": ["quote", "statement", "position"],
     "sources": ["title", "author", "publisher", "notes"],
+    "search_index": ["text", "folded"],  # made by build_db.build_search_index
 }
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 
