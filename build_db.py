@@ -319,7 +319,7 @@ def check_record(rec_type: str, item, where: str, label: str, result: FileResult
             result.refs.append((f.ref, value, f"{label}:{item.line_of(f.name)}: {where}.{f.name}"))
 
     if spec.date_pair:
-        check_dates(row, item, where, label, errors)
+        check_dates(row, item, where, label, errors, spec.field("date_precision").required)
     if rec_type == "events":
         check_place(row, item, where, label, errors)
 
@@ -366,7 +366,8 @@ def check_record(rec_type: str, item, where: str, label: str, result: FileResult
             if child_type == "claims" and child_id:
                 claims += 1
     if spec.needs_claim and claims == 0:
-        errors.append(f"{label}:{item.line}: {where}.claims: a {rec_type[:-1].replace('_', ' ')} "
+        kind = {"people": "person"}.get(rec_type, rec_type[:-1].replace("_", " "))
+        errors.append(f"{label}:{item.line}: {where}.claims: {'an' if kind[0] in 'aeiou' else 'a'} {kind} "
                       f"needs at least one claim quoting its source")
     return rec_id
 
@@ -386,23 +387,24 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.replace("'", "")).strip("-") or "x"
 
 
-def check_dates(row, item, where, label, errors):
+def check_dates(row, item, where, label, errors, precision_required=False):
+    """Cross-field date checks; a value already reported as bad is not reported again."""
     start, end, precision = row.get("date_start"), row.get("date_end"), row.get("date_precision")
     if start and end and start > end:
         errors.append(f"{label}:{item.line_of('date_end')}: {where}.date_end: {end} is before "
                       f"date_start {start}")
-    if (start or end) and "date_precision" not in item:
+    if (start or end) and item.get("date_precision") is None and not precision_required:
         errors.append(f"{label}:{item.line}: {where}.date_precision: required when a date is given")
-    if precision and not (start or end):
+    if precision and item.get("date_start") is None and item.get("date_end") is None:
         errors.append(f"{label}:{item.line_of('date_precision')}: {where}: date_precision needs "
                       f"date_start or date_end")
 
 
 def check_place(row, item, where, label, errors):
-    lat, lon = row.get("latitude"), row.get("longitude")
+    lat, lon = item.get("latitude"), item.get("longitude")  # as given, even if invalid
     if (lat is None) != (lon is None):
         errors.append(f"{label}:{item.line}: {where}: latitude and longitude go together")
-    if lat is not None and not row.get("geo_precision"):
+    if lat is not None and item.get("geo_precision") is None:
         errors.append(f"{label}:{item.line}: {where}.geo_precision: required with coordinates")
     low, high = row.get("fatalities_low"), row.get("fatalities_high")
     if low is not None and high is not None and low > high:
