@@ -423,7 +423,9 @@ def check_file(path_str: str, label: str) -> FileResult:
 
 
 def check_doc(doc, label: str, result: FileResult) -> None:
-    if doc is None:
+    if doc is None:  # a parse error, already reported, or a file of comments only
+        if not result.errors:
+            result.errors.append(f"{label}:1: file is empty; expected a mapping such as 'events: [...]'")
         return
     if not isinstance(doc, Mapping):
         result.errors.append(f"{label}:1: expected a mapping of record lists such as 'events:', "

@@ -1,0 +1,291 @@
+"""Bad records: each gets one precise `file:line: path.field: message` error, and nothing is lost.
+
+Every case starts from a small set of good records, changes one thing, and checks the exact
+list of errors. Lines are found by looking the changed text up in the file, so the
+expectation says *which* line is meant rather than a number that drifts when the
+template changes.
+"""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import build_db
+import schema
+from conftest import ROOT
+
+BASE = """\
+sources:
+  - id: src
+    title: A source
+    kind: news-article
+dispute_topics:
+  - id: topic
+    question: When did it happen?
+groups:
+  - id: grp
+    name: A group
+    kind: militant-group
+    description: A group.
+    claims:
+      - source: src
+        quote: A group exists.
+        statement: The group exists.
+        certainty: stated
+people:
+  - id: per
+    name: A person
+    description: A person.
+"""
+
+EVENT = """\
+  - id: {id}
+    title: An attack
+    event_type: attack
+    date_start: 2001-02-03
+    date_end: 2001-02-03
+    date_precision: day
+    country: UZ
+    latitude: 41.3
+    longitude: 69.2
+    geo_precision: near
+    fatalities_low: 1
+    fatalities_high: 3
+    description: Something happened.
+    groups:
+      - group: grp
+        role: perpetrator
+        claims:
+          - {{source: src, quote: They did it., statement: The group did it., certainty: stated}}
+    claims:
+      - source: src
+        quote: Something happened.
+        statement: Something happened.
+        certainty: stated
+"""
+
+
+def events(old: str = "", new: str = "") -> str:
+    """Two events; the second one (events[1]) has `old` replaced by `new`."""
+    second = EVENT.format(id="ev-1")
+    if old:
+        assert old in second, old
+        second = second.replace(old, new, 1)
+    return "events:\n" + EVENT.format(id="ev-0") + second
+
+
+def line(text: str, marker: str, after: str = "id: ev-1") -> int:
+    """1-based line of the first `marker` at or after the line holding `after`."""
+    lines = text.splitlines()
+    start = next((i for i, s in enumerate(lines) if after in s), 0) if after else 0
+    return next(i + 1 for i in range(start, len(lines)) if marker in lines[i])
+
+
+def build_errors(tmp_path: Path, monkeypatch, files: dict[str, str | bytes]) -> list[str]:
+    """Build base.yml plus `files` from ./seeds (so labels read `seeds/x.yml`); return the errors."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "base.yml").write_text(BASE)
+    for name, content in files.items():
+        path = seeds / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "imu.db"
+    with pytest.raises(build_db.BuildError) as exc:
+        build_db.build(Path("seeds"), out)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seeds"], "temporary files were left behind"
+    return exc.value.errors
+
+
+def test_the_good_records_build(tmp_path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "base.yml").write_text(BASE)
+    (seeds / "events.yml").write_text(events())
+    counts = build_db.build(seeds, tmp_path / "imu.db")
+    assert counts["events"] == 2 and counts["event_groups"] == 2 and counts["claims"] == 5
+
+
+# Each case: (name, {file: content}, [expected error lines]). `E` is seeds/events.yml with
+# events[1] changed; `at(marker)` is the line in it where the marker is.
+
+def event_case(name, old, new, *messages, marker=None):
+    """A case where events[1] has `old` replaced by `new`.
+
+    In messages, {at} is the line holding `marker` (default: the first line of `new`),
+    {item} the line where events[1] starts and {group} where its groups[0] starts.
+    """
+    text = events(old, new)
+    item = [i + 1 for i, s in enumerate(text.splitlines()) if s.startswith("  - id:")][1]
+    marker = marker or (new.strip().splitlines()[0] if new.strip() else None)
+    at = line(text, marker, after="") if marker else item
+    at = line(text, marker, after="id: ev-1") if marker and "id: ev-1" in text else at
+    group = line(text, "- group:", after="id: ev-1") if "id: ev-1" in text else None
+    expected = [m.replace("{at}", str(at)).replace("{item}", str(item)).replace("{group}", str(group))
+                for m in messages]
+    return pytest.param({"events.yml": text}, expected, id=name)
+
+
+def file_case(name, files, *expected):
+    return pytest.param(files, list(expected), id=name)
+
+
+CASES = [
+    # --- values
+    event_case("invalid-date", "date_start: 2001-02-03", "date_start: 2001-13-45",
+               "seeds/events.yml:{at}: events[1].date_start: '2001-13-45' is not a valid date "
+               "(YYYY, YYYY-MM or YYYY-MM-DD)"),
+    event_case("february-30", "date_end: 2001-02-03", "date_end: 2001-02-30",
+               "seeds/events.yml:{at}: events[1].date_end: '2001-02-30' is not a valid date "
+               "(YYYY, YYYY-MM or YYYY-MM-DD)"),
+    event_case("date-with-time", "date_start: 2001-02-03", "date_start: 2001-02-03 10:00:00",
+               "seeds/events.yml:{at}: events[1].date_start: '2001-02-03 10:00:00' is not a valid date "
+               "(YYYY, YYYY-MM or YYYY-MM-DD)"),
+    event_case("reversed-date-range", "date_end: 2001-02-03", "date_end: 2000-12",
+               "seeds/events.yml:{at}: events[1].date_end: 2000-12-31 is before date_start 2001-02-03"),
+    event_case("latitude-200", "latitude: 41.3", "latitude: 200",
+               "seeds/events.yml:{at}: events[1].latitude: 200 is outside -90..90"),
+    event_case("longitude-nan", "longitude: 69.2", "longitude: .nan",
+               "seeds/events.yml:{at}: events[1].longitude: is not a number"),
+    event_case("bool-for-number", "latitude: 41.3", "latitude: yes",
+               "seeds/events.yml:{at}: events[1].latitude: expected a number, got bool True"),
+    event_case("text-for-whole-number", "fatalities_low: 1", "fatalities_low: '1'",
+               "seeds/events.yml:{at}: events[1].fatalities_low: expected a whole number, got str '1'"),
+    event_case("fraction-for-whole-number", "fatalities_high: 3", "fatalities_high: 2.5",
+               "seeds/events.yml:{at}: events[1].fatalities_high: expected a whole number, got float 2.5"),
+    event_case("fatalities-low-above-high", "fatalities_low: 1", "fatalities_low: 30",
+               "seeds/events.yml:{at}: events[1].fatalities_high: 3 is less than fatalities_low 30",
+               marker="fatalities_high"),
+    event_case("list-for-text", "title: An attack", "title: [An, attack]",
+               "seeds/events.yml:{at}: events[1].title: expected text, got list ['An', 'attack']"),
+    event_case("mapping-for-text", "title: An attack", "title: {an: attack}",
+               "seeds/events.yml:{at}: events[1].title: expected text, got mapping {'an': 'attack'}"),
+    event_case("huge-value", "description: Something happened.", "description: " + "x" * 100_000,
+               "seeds/events.yml:{at}: events[1].description: is 100000 characters long, "
+               "more than the 3000 allowed", marker="description:"),
+    event_case("control-character", "title: An attack", 'title: "An\\0attack"',
+               "seeds/events.yml:{at}: events[1].title: contains the control character U+0000 at position 2"),
+    event_case("bad-country-code", "country: UZ", "country: ZZ",
+               "seeds/events.yml:{at}: events[1].country: 'ZZ' is not an ISO 3166-1 alpha-2 country code"),
+    event_case("lower-case-country-code", "country: UZ", "country: uz",
+               "seeds/events.yml:{at}: events[1].country: 'uz' is not an ISO 3166-1 alpha-2 country code"),
+    event_case("bad-enum-value", "event_type: attack", "event_type: picnic",
+               "seeds/events.yml:{at}: events[1].event_type: 'picnic' is not one of: "
+               + ", ".join(schema.EVENT_TYPES)),
+    event_case("bad-certainty", "certainty: stated\n", "certainty: sure\n",
+               "seeds/events.yml:{at}: events[1].claims[0].certainty: 'sure' is not one of: "
+               + ", ".join(schema.CERTAINTIES)),
+    event_case("id-not-a-slug", "id: ev-1", "id: Ev 1",
+               "seeds/events.yml:{at}: events[1].id: 'Ev 1' is not a lower-case slug "
+               "(letters, digits, single hyphens)", marker="id: Ev 1"),
+    event_case("empty-quote", "quote: Something happened.", 'quote: ""',
+               "seeds/events.yml:{at}: events[1].claims[0].quote: is empty"),
+    event_case("blank-statement", "statement: Something happened.", "statement: '   '",
+               "seeds/events.yml:{at}: events[1].claims[0].statement: is empty"),
+    event_case("quote-too-long", "quote: Something happened.", "quote: " + "y" * 701,
+               "seeds/events.yml:{at}: events[1].claims[0].quote: is 701 characters long, "
+               "more than the 700 allowed", marker="quote: yyy"),
+    # --- fields
+    event_case("unknown-field", "title: An attack", "titel: An attack",
+               "seeds/events.yml:{at}: events[1].titel: unknown field (allowed: "
+               + ", ".join(sorted({f.name for f in schema.RECORDS["events"].fields}
+                                  | set(schema.RECORDS["events"].children))) + ")",
+               "seeds/events.yml:{item}: events[1].title: required field is missing"),
+    event_case("missing-required-field", "    event_type: attack\n", "",
+               "seeds/events.yml:{item}: events[1].event_type: required field is missing"),
+    event_case("duplicate-mapping-key", "title: An attack\n", "title: An attack\n    title: A bombing\n",
+               "seeds/events.yml:{at}: events[1].title: duplicate key (each key may appear once per "
+               "mapping; PyYAML would keep only the last)", marker="title: A bombing"),
+    event_case("coordinates-without-precision", "    geo_precision: near\n", "",
+               "seeds/events.yml:{item}: events[1].geo_precision: required with coordinates"),
+    event_case("latitude-without-longitude", "    longitude: 69.2\n", "",
+               "seeds/events.yml:{item}: events[1]: latitude and longitude go together"),
+    # --- references and ids
+    event_case("dangling-reference", "group: grp", "group: nobody",
+               "seeds/events.yml:{at}: events[1].groups[0].group: 'nobody' is not the id of any record in groups"),
+    event_case("dangling-source", "- source: src\n        quote: Something", "- source: nowhere\n        quote: Something",
+               "seeds/events.yml:{at}: events[1].claims[0].source: 'nowhere' is not the id of any record "
+               "in sources", marker="source: nowhere"),
+    event_case("fact-row-without-claim",
+               "        claims:\n          - {source: src, quote: They did it., statement: The group did it., "
+               "certainty: stated}\n", "        claims: []\n",
+               "seeds/events.yml:{at}: events[1].groups[0].claims: an event group needs at least one claim "
+               "quoting its source", marker="- group: grp"),
+    event_case("event-without-claim",
+               "    claims:\n      - source: src\n        quote: Something happened.\n"
+               "        statement: Something happened.\n        certainty: stated\n", "",
+               "seeds/events.yml:{item}: events[1].claims: an event needs at least one claim quoting its source"),
+    event_case("null-claim", "      - source: src\n        quote: Something happened.\n"
+               "        statement: Something happened.\n        certainty: stated\n", "      - ~  # no claim\n",
+               "seeds/events.yml:{at}: events[1].claims[0]: expected a mapping of fields, got null None",
+               "seeds/events.yml:{item}: events[1].claims: an event needs at least one claim quoting its source"),
+    event_case("claims-not-a-list",
+               "        claims:\n          - {source: src, quote: They did it., statement: The group did it., "
+               "certainty: stated}\n", "        claims: {source: src}\n",
+               "seeds/events.yml:{at}: events[1].groups[0].claims: expected a list",
+               "seeds/events.yml:{group}: events[1].groups[0].claims: an event group needs at least one claim "
+               "quoting its source", marker="claims: {source"),
+    file_case("duplicate-id-same-file",
+              {"more.yml": "sources:\n  - {id: twin, title: A, kind: analysis}\n"
+                           "  - {id: twin, title: B, kind: analysis}\n"},
+              "seeds/more.yml:3: sources[1].id: duplicate id 'twin' (first at seeds/more.yml:2: sources[0])"),
+    file_case("duplicate-id-across-files",
+              {"more.yml": "people:\n  - id: per\n    name: Another person\n    description: Another.\n"},
+              f"seeds/more.yml:2: people[0].id: duplicate id 'per' (first at seeds/base.yml:{line(BASE, 'id: per', '')}"
+              ": people[0])"),
+    file_case("dangling-dispute",
+              {"more.yml": "people:\n  - id: per-2\n    name: B\n    description: B.\n    claims:\n"
+                           "      - {source: src, quote: q, statement: s, certainty: stated, dispute: nope}\n"},
+              "seeds/more.yml:6: people[0].claims[0].dispute: 'nope' is not the id of any record in dispute_topics"),
+    file_case("membership-date-without-precision",
+              {"more.yml": "memberships:\n  - person: per\n    group: grp\n    role: member\n    date_start: 1999\n"
+                           "    claims: [{source: src, quote: q, statement: s, certainty: stated}]\n"},
+              "seeds/more.yml:2: memberships[0].date_precision: required when a date is given"),
+    # --- files
+    file_case("malformed-yaml", {"events.yml": events("title: An attack", "title: An: attack")},
+              f"seeds/events.yml:{line(events('title: An attack', 'title: An: attack'), 'title: An: attack')}: "
+              "YAML syntax error: mapping values are not allowed in this context"),
+    file_case("unterminated-quote", {"x.yml": 'sources:\n  - id: a\n    title: "A\n'},
+              "seeds/x.yml:4: YAML syntax error: while scanning a quoted scalar found unexpected end of stream"),
+    file_case("tab-indent", {"x.yml": "sources:\n  - id: a\n\ttitle: A\n"},
+              "seeds/x.yml:3: YAML syntax error: while scanning a plain scalar found a tab character that "
+              "violates indentation (a tab: indent with spaces)"),
+    file_case("empty-file", {"empty.yml": ""},
+              "seeds/empty.yml:1: file is empty; expected a mapping such as 'events: [...]'"),
+    file_case("only-comments", {"empty.yml": "# nothing yet\n"},
+              "seeds/empty.yml:1: file is empty; expected a mapping such as 'events: [...]'"),
+    file_case("not-utf-8", {"x.yml": b"sources:\n  - id: a\n    title: caf\xe9\n    kind: analysis\n"},
+              "seeds/x.yml:3: file is not UTF-8 (byte 0xe9 at offset 33)"),
+    file_case("top-level-list", {"x.yml": "- id: a\n- id: b\n"},
+              "seeds/x.yml:1: expected a mapping of record lists such as 'events:', "
+              "got list [{'id': 'a'}, {'id': 'b'}]"),
+    file_case("unknown-record-type", {"x.yml": "evnts: []\n"},
+              f"seeds/x.yml:1: evnts: unknown record type (allowed: {', '.join(schema.TOP_LEVEL)})"),
+    file_case("nested-type-at-top-level", {"x.yml": "claims: []\n"},
+              f"seeds/x.yml:1: claims: unknown record type (allowed: {', '.join(schema.TOP_LEVEL)})"),
+    file_case("record-list-not-a-list", {"x.yml": "sources:\n  id: a\n"},
+              "seeds/x.yml:1: sources: expected a list of records"),
+    file_case("record-not-a-mapping", {"x.yml": "sources:\n  - a source\n"},
+              "seeds/x.yml:2: sources[0]: expected a mapping of fields, got str 'a source'"),
+    file_case("duplicate-record-type-key", {"x.yml": "sources: []\nsources: []\n"},
+              "seeds/x.yml:2: sources: duplicate key (each key may appear once per mapping; "
+              "PyYAML would keep only the last)"),
+    file_case("python-tag", {"x.yml": "sources:\n  - id: a\n    title: !!python/object/apply:os.system [ls]\n"},
+              "seeds/x.yml:3: YAML syntax error: could not determine a constructor for the tag "
+              "'tag:yaml.org,2002:python/object/apply:os.system'"),
+    file_case("binary-for-text",
+              {"x.yml": "sources:\n  - id: a\n    title: !!binary aGVsbG8=\n    kind: analysis\n"},
+              "seeds/x.yml:3: sources[0].title: expected text, got bytes b'hello'"),
+    file_case("too-deep", {"x.yml": "sources: " + "[" * 30_000 + "]" * 30_000 + "\n"},
+              "seeds/x.yml:1: YAML nesting is deeper than 1000 levels"),
+]
+
+
+@pytest.mark.parametrize("files, expected", CASES)
+def test_bad_input_gets_a_precise_error(tmp_path, monkeypatch, files, expected):
+    assert build_errors(tmp_path, monkeypatch, files) == expected
