@@ -289,3 +289,69 @@ CASES = [
 @pytest.mark.parametrize("files, expected", CASES)
 def test_bad_input_gets_a_precise_error(tmp_path, monkeypatch, files, expected):
     assert build_errors(tmp_path, monkeypatch, files) == expected
+
+
+def test_billion_laughs_fails_fast_with_short_messages(tmp_path, monkeypatch):
+    """Nine levels of aliases stand for 9**9 items; the error must not try to print them."""
+    text = "sources:\n  - &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"  - &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+    errors = build_errors(tmp_path, monkeypatch, {"x.yml": text})
+    assert len(errors) == 9
+    for i, error in enumerate(errors):
+        assert error.startswith(f"seeds/x.yml:{i + 2}: sources[{i}]: expected a mapping of fields, got list [")
+        assert len(error) < 300
+
+
+def test_all_errors_of_a_run_are_reported_together(tmp_path, monkeypatch):
+    bad_events = events("date_start: 2001-02-03", "date_start: 2001-13-45")
+    files = {
+        "events.yml": bad_events,
+        "more.yml": "sources:\n  - {id: src, title: Again, kind: analysis}\n  - {id: s2, title: T, kind: zine}\n",
+        "broken.yml": "groups:\n  - id: g\n\tname: G\n",
+        "empty.yml": "",
+    }
+    errors = build_errors(tmp_path, monkeypatch, files)
+    assert sorted(errors) == sorted([
+        "seeds/broken.yml:3: YAML syntax error: while scanning a plain scalar found a tab character that "
+        "violates indentation (a tab: indent with spaces)",
+        "seeds/empty.yml:1: file is empty; expected a mapping such as 'events: [...]'",
+        f"seeds/events.yml:{line(bad_events, '2001-13-45')}: events[1].date_start: '2001-13-45' is not a "
+        "valid date (YYYY, YYYY-MM or YYYY-MM-DD)",
+        "seeds/more.yml:3: sources[1].kind: 'zine' is not one of: " + ", ".join(schema.SOURCE_KINDS),
+        "seeds/more.yml:2: sources[0].id: duplicate id 'src' (first at seeds/base.yml:2: sources[0])",
+    ])
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("events.yml", events("date_start: 2001-02-03", "date_start: 2001-13-45"),
+     "events[1].date_start: '2001-13-45' is not a valid date"),
+    ("x.yml", b"sources:\n  - id: \xff\n", "seeds/x.yml:2: file is not UTF-8 (byte 0xff at offset 17)"),
+    ("x.yml", "sources:\n  - id: a\n    id: b\n", "seeds/x.yml:3: sources[0].id: duplicate key"),
+    ("x.yml", "sources: " + "[" * 30_000 + "]" * 30_000 + "\n", "seeds/x.yml:1: YAML nesting is deeper"),
+    ("events.yml", events("group: grp", "group: nobody"), "'nobody' is not the id of any record in groups"),
+])
+def test_command_line_fails_cleanly_and_keeps_the_old_database(tmp_path, name, content, expected):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "base.yml").write_text(BASE)
+    out = tmp_path / "imu.db"
+    ok = subprocess.run([sys.executable, str(ROOT / "build_db.py"), "--seeds", "seeds", "--out", "imu.db"],
+                        cwd=tmp_path, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    before = sha256(out)
+
+    path = seeds / name
+    path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    fail = subprocess.run([sys.executable, str(ROOT / "build_db.py"), "--seeds", "seeds", "--out", "imu.db"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert fail.returncode == 1
+    assert "Traceback" not in fail.stderr
+    assert expected in fail.stderr
+    assert fail.stderr.splitlines()[-1].endswith("error(s); imu.db was not changed")
+    assert fail.stdout == ""
+    assert sha256(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imu.db", "seeds"]
