@@ -25,6 +25,7 @@ build: imu.db inspect.json
 
 serve: build
 	$(VENV)/bin/datasette serve -i imu.db --inspect-file inspect.json -m metadata.yml \
+		--plugins-dir plugins --template-dir templates \
 		--host 127.0.0.1 --port $(PORT) $(SETTINGS)
 
 # Browser tests drive Debian's Chromium; install it when it is missing.

@@ -37,4 +37,105 @@ def ds(db_path, metadata, settings):
     """Datasette serving the built database read-only, as `make serve` does."""
     from datasette.app import Datasette
 
-    return Datasette(immutables=[str(db_path)], metadata=metadata, settings=settings)
+    return Datasette(immutables=[str(db_path)], metadata=metadata, settings=settings,
+                     plugins_dir=str(ROOT / "plugins"), template_dir=str(ROOT / "templates"))
+
+
+# ---------------------------------------------------------------- a real server and browser
+
+# The options `make serve` passes besides the database, host, port and settings
+# (tests/test_browser.py checks the Makefile still says the same).
+SERVE_OPTIONS = ["-m", "metadata.yml", "--plugins-dir", "plugins", "--template-dir", "templates"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(db_path, settings, tmp_path_factory):
+    """`datasette serve` on a free 127.0.0.1 port over the real build, as `make serve` runs it.
+
+    Yields the base URL (http://127.0.0.1:PORT); the database is the `db_path` build.
+    """
+    import subprocess
+    import time
+    import urllib.request
+
+    datasette = str(Path(sys.executable).parent / "datasette")
+    inspect_file = tmp_path_factory.mktemp("inspect") / "inspect.json"
+    subprocess.run([datasette, "inspect", str(db_path), "--inspect-file", str(inspect_file)],
+                   check=True, cwd=ROOT)
+    port = _free_port()
+    setting_args = [a for k, v in settings.items()
+                    for a in ("--setting", k, str(v).lower() if isinstance(v, bool) else str(v))]
+    log = tmp_path_factory.mktemp("server") / "datasette.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [datasette, "serve", "-i", str(db_path), "--inspect-file", str(inspect_file),
+             *SERVE_OPTIONS, "--host", "127.0.0.1", "--port", str(port), *setting_args],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            if proc.poll() is not None:
+                raise RuntimeError(f"datasette exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                urllib.request.urlopen(url + "/-/versions.json", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"datasette did not answer on {url}:\n{log.read_text()}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                      args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh page that may only reach 127.0.0.1; every other request is aborted.
+
+    `page.blocked` lists the URLs aborted, `page.errors` the page's JavaScript errors.
+    """
+    from urllib.parse import urlsplit
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.blocked, pg.errors = [], []
+
+    def only_localhost(route):
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            pg.blocked.append(route.request.url)
+            route.abort()
+
+    pg.route("**/*", only_localhost)
+    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
