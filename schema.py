@@ -201,6 +201,7 @@ RECORDS: dict[str, Record] = {
             Field("geo_precision", choices=GEO_PRECISIONS),
             Field("fatalities_low", "integer", min=0, max=10_000_000),
             Field("fatalities_high", "integer", min=0, max=10_000_000),
+            Field("fatalities_best", "integer", min=0, max=10_000_000),  # a source's "about"/"roughly"
             Field("fatalities_text", max_len=300),
             Field("description", required=True, max_len=3000),
         ),
