@@ -561,6 +561,8 @@ def popup(event: dict) -> str:
         killed = f"at least {low}"
     else:
         killed = str(low) if low == high else f"{low}-{high}"
+    if event.get("fatalities_best") is not None:
+        killed += f" (best estimate {event['fatalities_best']})"
     when = event.get("date_text") or f"{event['date_start']} .. {event['date_end']}"
     where = ", ".join(x for x in (event.get("place"), event.get("country")) if x) or "place unknown"
     return json.dumps({

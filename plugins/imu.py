@@ -22,9 +22,11 @@ SITE_PREFIX = "/imu/"
 
 
 def safe_escape_fts(query):
-    """Datasette's escape_fts, but text with no words (a lone '"', blanks) gives '""', a
-    phrase that matches nothing, where the original gives '' and FTS5 a syntax error (HTTP 400)."""
-    return escape_fts(query or "") or '""'
+    """Datasette's escape_fts made total: text with no words (a lone '"', blanks) gives '""',
+    a phrase that matches nothing, where the original gives '' and FTS5 a syntax error
+    (HTTP 400); and newlines become spaces, since its quote-pairing regex stops at a newline
+    and '"\\n:' would come out as an invalid column filter."""
+    return escape_fts(" ".join(str(query or "").split())) or '""'
 
 
 @hookimpl(trylast=True)  # after Datasette's own, so this escape_fts replaces it
