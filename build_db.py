@@ -472,7 +472,13 @@ def merge(results: list[FileResult]) -> dict[str, list[dict]]:
         errors.extend(r.errors)
         for key, loc in r.where.items():
             if key in where:
-                errors.append(f"{loc}.id: duplicate id {key[1]!r} (first at {where[key]})")
+                hint = ""  # generated ids are made from the parent's id, and kinds may share ids
+                if key[0] == "claims" and "--" in key[1]:
+                    hint = ("; two records of different kinds share an id and cite the same source: "
+                            "give one of the claims an explicit `id:`")
+                elif key[0] == "aliases":
+                    hint = "; a group and a person share an id and this alias"
+                errors.append(f"{loc}.id: duplicate id {key[1]!r} (first at {where[key]}){hint}")
             else:
                 where[key] = loc
         for table, table_rows in r.rows.items():
