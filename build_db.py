@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
+import pickle
 import re
 import reprlib
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -623,64 +626,348 @@ def search_rows(db: sqlite_utils.Database):
                    folded=fold(names_in(lines(r["quote"], r["statement"]))))
 
 
-def build_search_index(db: sqlite_utils.Database) -> None:
+SEARCH_COLUMNS = {"type": str, "item_id": str, "label": str, "link": str, "text": str, "folded": str}
+
+
+def create_search_index(db: sqlite_utils.Database) -> None:
     """The table behind the `search` canned query; its FTS is enabled with the others."""
-    db["search_index"].create(
-        {"type": str, "item_id": str, "label": str, "link": str, "text": str, "folded": str},
-        pk=("type", "item_id"), not_null={"label", "link", "text", "folded"})
-    db["search_index"].insert_all(sorted(search_rows(db), key=lambda r: (r["type"], r["item_id"])))
+    db["search_index"].create(SEARCH_COLUMNS, pk=("type", "item_id"),
+                              not_null={"label", "link", "text", "folded"})
 
 
-def load(rows: dict[str, list[dict]], path: Path) -> None:
-    """Write validated rows into a new SQLite file at path."""
-    db = sqlite_utils.Database(path)
-    db.execute("pragma foreign_keys = on")
-    add_popups(rows)
+def file_search_rows(rows: dict[str, list[dict]]) -> list[dict]:
+    """search_rows() for one file's records, read back from a database in memory.
+
+    Per file is enough because a search row joins a record only with what it nests
+    (a group's or person's aliases), which is always in the same file;
+    tests/test_bench.py checks the result against search_rows() over a whole build.
+    """
+    db = sqlite_utils.Database(memory=True)
     for table in TABLE_ORDER:
-        cols = table_columns(table)
-        db[table].create(cols, pk="id", foreign_keys=foreign_keys(table),
-                         not_null=NOT_NULL.get(table, ()))
-        table_rows = sorted(rows.get(table, []), key=lambda r: r["id"])
-        db[table].insert_all(({c: r.get(c) for c in cols} for r in table_rows), batch_size=1000)
+        columns = TABLES[table]
+        db[table].create(table_columns(table), pk="id")
+        db.conn.executemany(INSERT_SQL[table], [tuple(r.get(c) for c in columns)
+                                                for r in rows.get(table, [])])
+    return sorted(search_rows(db), key=lambda r: (r["type"], r["item_id"]))
+
+
+# ---------------------------------------------------------------- loading, file by file
+#
+# Each seed file becomes a Part: its rows as tuples per table, checked on their own
+# (in parallel for big inputs). The parts are inserted one after another into a new
+# file; what spans files (ids used twice, references) is checked by SQLite's keys and
+# `foreign_key_check`, and on any failure merge() words every error from the parts.
+# Parts are cached by content, so a rebuild after a few files changed updates a copy
+# of the last database instead: the old parts' rows out, the new parts' rows in.
+
+TABLES = {t: list(table_columns(t)) for t in TABLE_ORDER} | {"search_index": list(SEARCH_COLUMNS)}
+KEYS = {t: ("type", "item_id") if t == "search_index" else ("id",) for t in TABLES}
+INSERT_SQL = {t: f"insert into [{t}] ({', '.join(f'[{c}]' for c in cols)}) "
+                 f"values ({', '.join('?' for _ in cols)})" for t, cols in TABLES.items()}
+PARALLEL_BYTES = 2_000_000  # below this, worker processes cost more than they save
+
+
+@dataclass
+class Part:
+    """What one seed file adds: rows per table (tuples in TABLES order) and its checks."""
+
+    label: str
+    key: str
+    tables: dict[str, list[tuple]]
+    result: FileResult  # errors, ids and references (its rows are in `tables`)
+
+
+def make_part(label: str, key: str = "") -> Part:
+    """Check one file and derive its rows for every table (runs in a worker process)."""
+    result = check_file(label, label)
+    tables = {}
+    if not result.errors:
+        rows = dict(result.rows)
+        add_popups(rows)
+        rows["search_index"] = file_search_rows(rows)
+        tables = {t: [tuple(r.get(c) for c in TABLES[t]) for r in rows[t]] for t in TABLES if rows.get(t)}
+    result.rows = {}
+    return Part(label, key, tables, result)
+
+
+def part_job(label: str, key: str, cache_dir: str | None) -> bytes:
+    """make_part() pickled once, both for the parent process and for the cache.
+
+    Plain tuples, so that `python build_db.py` and `import build_db` share the cache.
+    """
+    p = make_part(label, key)
+    blob = pickle.dumps((p.label, p.key, p.tables, p.result.errors, p.result.where, p.result.refs),
+                        pickle.HIGHEST_PROTOCOL)
+    if cache_dir:
+        Cache.write(Path(cache_dir), key, blob)
+    return blob
+
+
+def unpickle_part(blob: bytes) -> Part:
+    label, key, tables, errors, where, refs = pickle.loads(blob)
+    return Part(label, key, tables, FileResult(where=where, refs=refs, errors=errors))
+
+
+class Cache:
+    """Parts by file content, in a folder beside the database, with a manifest of the
+    files that made the database as it is now."""
+
+    def __init__(self, out: Path):
+        self.dir = out.parent / f".{out.name}.cache"
+
+    @staticmethod
+    def version() -> bytes:
+        """A part is only as good as the code that made it."""
+        here = Path(__file__).resolve().parent
+        code = b"".join((here / name).read_bytes() for name in ("build_db.py", "schema.py", "fold.py"))
+        return code + " ".join(sorted(COUNTRIES)).encode() + sqlite3.sqlite_version.encode()
+
+    def keys(self, labels: list[str]) -> dict[str, str]:
+        version = hashlib.sha256(self.version()).digest()
+        keys = {}
+        for label in labels:
+            h = hashlib.sha256(version)
+            h.update(label.encode() + b"\0")
+            h.update(Path(label).read_bytes())
+            keys[label] = h.hexdigest()[:32]
+        return keys
+
+    @staticmethod
+    def write(folder: Path, key: str, blob: bytes) -> None:
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}.tmp"
+        tmp.write_bytes(blob)
+        os.replace(tmp, folder / f"{key}.part")
+
+    def get(self, key: str) -> Part | None:
+        try:
+            return unpickle_part((self.dir / f"{key}.part").read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError):
+            return None
+
+    def has(self, key: str) -> bool:
+        return (self.dir / f"{key}.part").exists()
+
+    @staticmethod
+    def stamp(out: Path) -> list[int]:
+        st = out.stat()
+        return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+    def manifest(self, out: Path) -> dict[str, str] | None:
+        """The files (label -> key) that made `out`, if `out` is still what they made."""
+        try:
+            saved = json.loads((self.dir / "manifest.json").read_text())
+            return saved["files"] if saved["db"] == self.stamp(out) else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def save(self, out: Path, keys: dict[str, str]) -> None:
+        """Record what made `out`, and forget the parts of files that are gone or changed."""
+        self.dir.mkdir(exist_ok=True)
+        tmp = self.dir / f".manifest.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"db": self.stamp(out), "files": keys}, indent=1))
+        os.replace(tmp, self.dir / "manifest.json")
+        keep = {f"{k}.part" for k in keys.values()}
+        for path in self.dir.glob("*.part"):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+
+
+def seed_paths(seeds: Path) -> list[Path]:
+    paths = sorted(seeds.glob("*.yml")) + sorted(seeds.glob("*.yaml"))
+    if not paths:
+        raise BuildError([f"{seeds}: no *.yml seed files found"])
+    return paths
+
+
+def parts(labels: list[str], keys: dict[str, str], jobs: int | None, cache: Cache | None):
+    """Each file's Part, in order: from the cache, or made (by `jobs` processes)."""
+    todo = [label for label in labels if not (cache and cache.has(keys[label]))]
+    size = sum(Path(label).stat().st_size for label in todo)
+    jobs = jobs or (min(len(todo), os.cpu_count() or 1) if size > PARALLEL_BYTES else 1)
+    cache_dir = str(cache.dir) if cache else None
+    if jobs > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            futures = {label: pool.submit(part_job, label, keys[label], cache_dir) for label in todo}
+            for label in labels:
+                part = unpickle_part(futures.pop(label).result()) if label in futures else cache.get(keys[label])
+                yield part or unpickle_part(part_job(label, keys[label], cache_dir))
+    else:
+        for label in labels:
+            part = cache.get(keys[label]) if cache and label not in todo else None
+            yield part or unpickle_part(part_job(label, keys[label], cache_dir))
+
+
+def report(labels: list[str], keys: dict[str, str], cache: Cache | None) -> None:
+    """Raise BuildError with every error, as merge() words them, when the seeds have any."""
+    merge([part.result for part in parts(labels, keys, None, cache)])
+
+
+def finish(db: sqlite_utils.Database) -> None:
+    """Indexes, views and full-text search once every row is in; then the checks."""
     db.index_foreign_keys()
     for table, indexes in INDEXES.items():
         for columns in indexes:
             db[table].create_index(columns, if_not_exists=True)
     for name, sql in VIEWS.items():
         db.create_view(name, sql.strip())
-    build_search_index(db)
     # Search last: a later table rebuild would silently drop the FTS triggers.
     for table, columns in FTS.items():
         db[table].enable_fts(columns, tokenize=FTS_TOKENIZE, create_triggers=True)
     db.execute("analyze")
-    check_integrity(db.conn)
+
+
+def load(labels: list[str], keys: dict[str, str], path: Path, jobs: int | None,
+         cache: Cache | None) -> dict[str, int]:
+    """Write every file's rows into a new SQLite file at path; returns rows per table."""
+    db = sqlite_utils.Database(path)
+    for table in TABLE_ORDER:
+        db[table].create(table_columns(table), pk="id", foreign_keys=foreign_keys(table),
+                         not_null=NOT_NULL.get(table, ()))
+    create_search_index(db)
+    counts = dict.fromkeys(TABLES, 0)
+    failed = False
+    for part in parts(labels, keys, jobs, cache):
+        failed = failed or bool(part.result.errors)
+        if failed:  # keep reading: every file's errors are reported
+            continue
+        try:
+            for table, rows in part.tables.items():
+                db.conn.executemany(INSERT_SQL[table], rows)
+                counts[table] += len(rows)
+        except sqlite3.IntegrityError as exc:  # an id used in two files
+            failed = f"database check failed: {exc}"
+    if failed:
+        db.close()
+        report(labels, keys, cache)
+        raise BuildError([failed if isinstance(failed, str) else "database check failed"])
+    finish(db)
+    check(db.conn, labels, keys, cache)
     db.conn.commit()
     db.close()
+    return counts
 
 
-def check_integrity(conn: sqlite3.Connection) -> None:
-    problems = [r[0] for r in conn.execute("pragma integrity_check") if r[0] != "ok"]
+def check(conn: sqlite3.Connection, labels, keys, cache) -> None:
+    """Integrity and foreign keys; a dangling reference is reported as the seeds' error."""
+    try:
+        check_integrity(conn)
+    except BuildError:
+        report(labels, keys, cache)
+        raise
+
+
+def check_integrity(conn: sqlite3.Connection, quick: bool = False) -> None:
+    problems = [r[0] for r in conn.execute(f"pragma {'quick' if quick else 'integrity'}_check")
+                if r[0] != "ok"]
     problems += [f"foreign key: {table} rowid {rowid} -> {parent}"
                  for table, rowid, parent, _ in conn.execute("pragma foreign_key_check")]
     if problems:
         raise BuildError([f"database check failed: {p}" for p in problems])
 
 
-def build(seeds: Path, out: Path, jobs: int | None = None) -> dict[str, int]:
-    """Validate, load into a temporary file beside `out`, then rename it into place."""
-    rows = validate(seeds, jobs)
-    out.parent.mkdir(parents=True, exist_ok=True)
+def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: int | None,
+           cache: Cache) -> dict[str, int] | None:
+    """Apply the files changed since the last build to a copy of its database.
+
+    Returns rows per table, or None when a full build is needed: no usable manifest,
+    many files changed, or anything wrong (the full build then reports it).
+    """
+    old = cache.manifest(out) if out.exists() else None
+    if old is None:
+        return None
+    changed = [label for label in labels if old.get(label) != keys[label]]
+    removed = [label for label in old if label not in keys]
+    if len(changed) + len(removed) > max(1, len(labels) // 2):
+        return None
+    old_parts = [cache.get(old[label]) for label in changed + removed if label in old]
+    if any(part is None for part in old_parts):
+        return None
+    new_parts = list(parts(changed, keys, jobs, cache))
+    if any(part.result.errors for part in new_parts):
+        return None
+    shutil.copyfile(out, tmp)
+    conn = sqlite3.connect(tmp)
+    try:
+        if not apply(conn, old_parts, new_parts):
+            return None
+        check_integrity_of_changes(conn, old_parts, new_parts)
+        conn.commit()
+        return {t: conn.execute(f"select count(*) from [{t}]").fetchone()[0] for t in TABLES}
+    except (BuildError, sqlite3.IntegrityError):
+        return None
+    finally:
+        conn.close()
+
+
+def apply(conn: sqlite3.Connection, old_parts: list[Part], new_parts: list[Part]) -> bool:
+    """Delete the old parts' rows, insert the new ones; False if a cross-file check fails.
+
+    The last database passed every check, so only the rows touched can break one: a
+    new reference to an id that no file has, or an id gone that another file uses.
+    """
+    gone: dict[str, set] = {}
+    for part in old_parts:
+        for table, rows in part.tables.items():
+            at = [TABLES[table].index(c) for c in KEYS[table]]
+            ids = [tuple(r[i] for i in at) for r in rows]
+            conn.executemany(f"delete from [{table}] where "
+                             + " and ".join(f"[{c}] = ?" for c in KEYS[table]), ids)
+            gone.setdefault(table, set()).update(ids)
+    for part in new_parts:
+        for table, rows in part.tables.items():
+            conn.executemany(INSERT_SQL[table], rows)
+            if table in gone:
+                at = [TABLES[table].index(c) for c in KEYS[table]]
+                gone[table].difference_update(tuple(r[i] for i in at) for r in rows)
+    for part in new_parts:
+        for table, ref_id, _ in part.result.refs:
+            if conn.execute(f"select 1 from [{table}] where id = ?", (ref_id,)).fetchone() is None:
+                return False
+    for child in TABLE_ORDER:
+        for column, parent, _ in foreign_keys(child):
+            for (ref_id,) in gone.get(parent, ()):
+                if conn.execute(f"select 1 from [{child}] where [{column}] = ? limit 1",
+                                (ref_id,)).fetchone():
+                    return False
+    return True
+
+
+def check_integrity_of_changes(conn, old_parts, new_parts) -> None:
+    check_integrity(conn, quick=True)
+
+
+def temp_path(out: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
-    tmp_path = Path(tmp)
+    os.unlink(tmp)
+    return Path(tmp)
+
+
+def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True) -> dict[str, int]:
+    """Validate, load into a temporary file beside `out`, then rename it into place.
+
+    With the cache (the folder .NAME.cache beside `out`), files unchanged since the
+    last build are not parsed again, and when few files changed, their rows are
+    swapped in a copy of the last database rather than loading everything again.
+    """
+    labels = [str(p) for p in seed_paths(seeds)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    store = Cache(out) if cache else None
+    keys = store.keys(labels) if store else dict.fromkeys(labels, "")
+    tmp = temp_path(out)
     try:
-        tmp_path.unlink()
-        load(rows, tmp_path)
-        os.replace(tmp_path, out)
+        counts = update(labels, keys, out, tmp, jobs, store) if store else None
+        if counts is None:
+            tmp.unlink(missing_ok=True)
+            counts = load(labels, keys, tmp, jobs, store)
+        os.replace(tmp, out)
     finally:
-        for leftover in (tmp_path, Path(f"{tmp}-journal")):
+        for leftover in (tmp, Path(f"{tmp}-journal")):
             leftover.unlink(missing_ok=True)
-    return {table: len(rows.get(table, [])) for table in TABLE_ORDER}
+    if store:
+        store.save(out, keys)
+    return {table: counts[table] for table in TABLE_ORDER}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -688,12 +975,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="seeds", type=Path, help="folder of *.yml records (default: seeds)")
     ap.add_argument("--out", default="imu.db", type=Path, help="database to write (default: imu.db)")
     ap.add_argument("--jobs", type=int, default=None, help="parser processes (default: by input size)")
+    ap.add_argument("--no-cache", action="store_true",
+                    help="parse every file and load from scratch, without reading or writing .OUT.cache")
     args = ap.parse_args(argv)
     if not args.seeds.is_dir():
         print(f"error: seeds folder {args.seeds} does not exist", file=sys.stderr)
         return 2
     try:
-        counts = build(args.seeds, args.out, args.jobs)
+        counts = build(args.seeds, args.out, args.jobs, cache=not args.no_cache)
     except BuildError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)
