@@ -609,7 +609,7 @@ def search_rows(db: sqlite_utils.Database):
                    link=f"/imu/aliases/{r['id']}", text=lines(r["alias"], r["note"]), folded=fold(r["alias"]))
     for table, kind in (("groups", "group"), ("people", "person")):
         for r in db.query(f"select * from {table} order by id"):
-            spellings = " ".join([r["name"], *names.get((table, r["id"]), [])])
+            spellings = " ".join(dict.fromkeys([r["name"], *names.get((table, r["id"]), [])]))
             yield dict(type=kind, item_id=r["id"], label=r["name"], link=f"/imu/{table}/{r['id']}",
                        text=lines(spellings, r["description"]), folded=fold(spellings))
     for r in db.query("select * from events order by id"):

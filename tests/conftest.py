@@ -1,6 +1,7 @@
 """Shared fixtures: one database built from the real seeds, and Datasette over it."""
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -58,24 +59,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(db_path, settings, tmp_path_factory):
-    """`datasette serve` on a free 127.0.0.1 port over the real build, as `make serve` runs it.
+@contextlib.contextmanager
+def datasette_server(db_path: Path, settings: dict, workdir: Path):
+    """`datasette serve` on a free 127.0.0.1 port, as `make serve` runs it; yields the base URL.
 
-    Yields the base URL (http://127.0.0.1:PORT); the database is the `db_path` build.
+    Shared with scripts/screenshots.py, so the screenshots show the tested site.
     """
     import subprocess
     import time
     import urllib.request
 
     datasette = str(Path(sys.executable).parent / "datasette")
-    inspect_file = tmp_path_factory.mktemp("inspect") / "inspect.json"
+    inspect_file = workdir / "inspect.json"
     subprocess.run([datasette, "inspect", str(db_path), "--inspect-file", str(inspect_file)],
                    check=True, cwd=ROOT)
     port = _free_port()
     setting_args = [a for k, v in settings.items()
                     for a in ("--setting", k, str(v).lower() if isinstance(v, bool) else str(v))]
-    log = tmp_path_factory.mktemp("server") / "datasette.log"
+    log = workdir / "datasette.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [datasette, "serve", "-i", str(db_path), "--inspect-file", str(inspect_file),
@@ -103,27 +104,20 @@ def live_server(db_path, settings, tmp_path_factory):
             proc.wait()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+def launch_chromium(playwright):
+    """Debian's Chromium, headless (Playwright's own browser download does not work here)."""
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                       args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
-@pytest.fixture
-def page(browser, live_server):
-    """A fresh page that may only reach 127.0.0.1; every other request is aborted.
+def local_only_page(browser, width: int = 1280, height: int = 900):
+    """A page that may only reach 127.0.0.1; every other request is aborted.
 
     `page.blocked` lists the URLs aborted, `page.errors` the page's JavaScript errors.
     """
     from urllib.parse import urlsplit
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": height})
     pg = context.new_page()
     pg.blocked, pg.errors = [], []
 
@@ -137,5 +131,35 @@ def page(browser, live_server):
     pg.route("**/*", only_localhost)
     pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
     pg.set_default_timeout(15_000)
+    return pg
+
+
+@pytest.fixture(scope="session")
+def live_server(db_path, settings, tmp_path_factory):
+    """The real build served by `datasette serve` on 127.0.0.1, as `make serve` runs it.
+
+    Yields the base URL (http://127.0.0.1:PORT); the database is the `db_path` build.
+    """
+    with datasette_server(db_path, settings, tmp_path_factory.mktemp("server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for one test module. Playwright's sync API keeps an asyncio loop running
+    while it is open, and asyncio.run() (the `ds` tests) refuses to run inside one: keep
+    browser tests in modules of their own, and the browser closes when the module ends."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = launch_chromium(pw)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh page on its own context that may only reach 127.0.0.1 (see local_only_page)."""
+    pg = local_only_page(browser)
     yield pg
-    context.close()
+    pg.context.close()
