@@ -447,3 +447,23 @@ def test_group_pages(ds, con):
             or c.relation_id in (select id from group_relations where ?1 in (group_id, related_group_id))
             or c.event_group_id in (select id from event_groups where group_id = ?1)""", group_id)
         assert_shows(page, texts, group_id)
+
+
+# ---------------------------------------------------------------- README
+
+def test_readme_has_a_working_example_for_every_canned_query(ds):
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"<http://127\.0\.0\.1:8001(/imu/(\w+)[^>]*)>", readme)
+    named = {name for _, name in links}
+    assert set(QUERIES) <= named, f"no README example for {set(QUERIES) - named}"
+    for path, name in links:
+        if name in QUERIES:
+            json_path = path.replace(f"/imu/{name}", f"/imu/{name}.json", 1)
+            r = get(ds, json_path + ("&" if "?" in json_path else "?") + "_shape=array")
+            assert r.status_code == 200 and r.json(), path
+
+
+def test_readme_is_right_about_the_referrer_policy(ds):
+    """The README explains OpenStreetMap's blocked tiles by this header; check it is sent."""
+    assert "Referrer-Policy: no-referrer" in (ROOT / "README.md").read_text()
+    assert get(ds, "/imu/events_map").headers["referrer-policy"] == "no-referrer"
