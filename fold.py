@@ -17,6 +17,11 @@ import unicodedata
 
 APOSTROPHES = "'\u2019\u2018\u02bc\u02bb`\u2032\u00b4"
 _DROP = str.maketrans("", "", APOSTROPHES)
+# Letters that Latin scholarly and Turkic schemes write with a diacritic where English
+# writes two letters (Yuldášev, Čirčik, Ǧazi); mapped before diacritics are stripped.
+_DIGRAPHS = str.maketrans({"š": "sh", "Š": "sh", "ş": "sh", "Ş": "sh", "č": "ch", "Č": "ch",
+                           "ç": "ch", "Ç": "ch", "ž": "zh", "Ž": "zh", "ǧ": "gh", "ğ": "gh",
+                           "Ğ": "gh", "Ǧ": "gh"})
 _PAIRS = (("dzh", "j"), ("dj", "j"), ("zh", "j"), ("kh", "h"), ("gh", "g"), ("ph", "f"),
           ("x", "h"), ("q", "k"), ("w", "v"))
 _WORD = re.compile(r"[a-z0-9]+")
@@ -42,6 +47,6 @@ def fold(text: str | None) -> str:
     """'Tohir Yo'ldashev' -> 'thr yldshv'; None and '' give ''."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKD", str(text))
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFC", str(text)).translate(_DIGRAPHS))
     text = "".join(c for c in text if not unicodedata.combining(c)).lower().translate(_DROP)
     return " ".join(fold_word(w) for w in _WORD.findall(text))
