@@ -174,6 +174,9 @@ CASES = [
     event_case("huge-value", "description: Something happened.", "description: " + "x" * 100_000,
                "seeds/events.yml:{at}: events[1].description: is 100000 characters long, "
                "more than the 3000 allowed", marker="description:"),
+    event_case("huge-id", "id: ev-1", "id: " + "-".join(["ev"] * 40),
+               "seeds/events.yml:{at}: events[1].id: is 119 characters long, more than the 100 allowed",
+               marker="id: ev-ev"),
     event_case("control-character", "title: An attack", 'title: "An\\0attack"',
                "seeds/events.yml:{at}: events[1].title: contains the control character U+0000 at position 2"),
     event_case("bad-country-code", "country: UZ", "country: ZZ",
