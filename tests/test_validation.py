@@ -370,3 +370,28 @@ def test_command_line_fails_cleanly_and_keeps_the_old_database(tmp_path, name, c
     assert fail.stdout == ""
     assert sha256(out) == before
     assert leftovers(tmp_path) == []
+
+
+def test_a_rebuild_that_breaks_a_reference_in_an_unchanged_file_fails(tmp_path, monkeypatch):
+    """The build may reuse what it knows of unchanged files; a change elsewhere that
+    leaves one of them pointing nowhere must still fail, and keep the old database."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "base.yml").write_text(BASE)
+    (seeds / "events.yml").write_text(events())
+    monkeypatch.chdir(tmp_path)
+    out = Path("imu.db")
+    build_db.build(Path("seeds"), out)
+    before = sha256(out)
+    (seeds / "base.yml").write_text(BASE.replace("id: grp", "id: grp-renamed"))
+    with pytest.raises(build_db.BuildError) as exc:
+        build_db.build(Path("seeds"), out)
+    text = events()
+    assert exc.value.errors == [
+        f"seeds/events.yml:{line(text, '- group: grp', after='id: ev-0')}: events[0].groups[0].group: "
+        "'grp' is not the id of any record in groups",
+        f"seeds/events.yml:{line(text, '- group: grp')}: events[1].groups[0].group: "
+        "'grp' is not the id of any record in groups",
+    ]
+    assert sha256(out) == before
+    assert leftovers(tmp_path) == []
