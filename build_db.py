@@ -5,7 +5,11 @@ Every record is validated first, and all errors are reported together as
 good. The database is built in a temporary file beside the target and renamed
 into place, so a failed build leaves an existing imu.db untouched.
 
-    python build_db.py [--seeds DIR] [--out PATH]
+Big inputs are parsed on every core, file by file. Each file's checked rows are
+cached by content in .NAME.cache/ beside the database, so a rebuild after a few
+files changed only swaps their rows in a copy of the last database.
+
+    python build_db.py [--seeds DIR] [--out PATH] [--jobs N] [--no-cache]
 """
 from __future__ import annotations
 
@@ -880,8 +884,9 @@ def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: 
         return None
     changed = [label for label in labels if old.get(label) != keys[label]]
     removed = [label for label in old if label not in keys]
-    if len(changed) + len(removed) > max(1, len(labels) // 2):
-        return None
+    size = {label: Path(label).stat().st_size for label in labels}
+    if sum(size[label] for label in changed) > sum(size.values()) // 4 or len(removed) > len(labels) // 4:
+        return None  # swapping that many rows one by one is slower than loading them all
     old_parts = [cache.get(old[label]) for label in changed + removed if label in old]
     if any(part is None for part in old_parts):
         return None
@@ -891,9 +896,8 @@ def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: 
     shutil.copyfile(out, tmp)
     conn = sqlite3.connect(tmp)
     try:
-        if not apply(conn, old_parts, new_parts):
-            return None
-        check_integrity_of_changes(conn, old_parts, new_parts)
+        apply(conn, old_parts, new_parts)
+        check_integrity(conn, quick=True)
         conn.commit()
         return {t: conn.execute(f"select count(*) from [{t}]").fetchone()[0] for t in TABLES}
     except (BuildError, sqlite3.IntegrityError):
@@ -902,41 +906,20 @@ def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: 
         conn.close()
 
 
-def apply(conn: sqlite3.Connection, old_parts: list[Part], new_parts: list[Part]) -> bool:
-    """Delete the old parts' rows, insert the new ones; False if a cross-file check fails.
+def apply(conn: sqlite3.Connection, old_parts: list[Part], new_parts: list[Part]) -> None:
+    """Delete the rows only the old parts have, insert those only the new ones have.
 
-    The last database passed every check, so only the rows touched can break one: a
-    new reference to an id that no file has, or an id gone that another file uses.
+    A row left exactly as it was is not touched, so editing one record of a big file
+    rewrites only that record's rows (and their indexes and FTS entries, by trigger).
     """
-    gone: dict[str, set] = {}
-    for part in old_parts:
-        for table, rows in part.tables.items():
-            at = [TABLES[table].index(c) for c in KEYS[table]]
-            ids = [tuple(r[i] for i in at) for r in rows]
-            conn.executemany(f"delete from [{table}] where "
-                             + " and ".join(f"[{c}] = ?" for c in KEYS[table]), ids)
-            gone.setdefault(table, set()).update(ids)
-    for part in new_parts:
-        for table, rows in part.tables.items():
-            conn.executemany(INSERT_SQL[table], rows)
-            if table in gone:
-                at = [TABLES[table].index(c) for c in KEYS[table]]
-                gone[table].difference_update(tuple(r[i] for i in at) for r in rows)
-    for part in new_parts:
-        for table, ref_id, _ in part.result.refs:
-            if conn.execute(f"select 1 from [{table}] where id = ?", (ref_id,)).fetchone() is None:
-                return False
-    for child in TABLE_ORDER:
-        for column, parent, _ in foreign_keys(child):
-            for (ref_id,) in gone.get(parent, ()):
-                if conn.execute(f"select 1 from [{child}] where [{column}] = ? limit 1",
-                                (ref_id,)).fetchone():
-                    return False
-    return True
-
-
-def check_integrity_of_changes(conn, old_parts, new_parts) -> None:
-    check_integrity(conn, quick=True)
+    for table in TABLES:
+        old = {row for part in old_parts for row in part.tables.get(table, ())}
+        new = [row for part in new_parts for row in part.tables.get(table, ()) if row not in old]
+        gone = old.difference(row for part in new_parts for row in part.tables.get(table, ()))
+        at = [TABLES[table].index(c) for c in KEYS[table]]
+        conn.executemany(f"delete from [{table}] where " + " and ".join(f"[{c}] = ?" for c in KEYS[table]),
+                         [tuple(row[i] for i in at) for row in gone])
+        conn.executemany(INSERT_SQL[table], new)
 
 
 def temp_path(out: Path) -> Path:

@@ -6,7 +6,8 @@ The records are invented (names, places and quotes are made of random words)
 but valid: every fact has its claims, every reference points at a record, and
 `build_db.py` accepts the folder. The same --events and --seed always give the
 same bytes. Each file holds one record type, and events are split into files
-of --per-file events so that a build can parse them on several cores.
+of --per-file events, so that a build can parse them on several cores and a
+rebuild after an edit re-reads one file.
 """
 from __future__ import annotations
 
@@ -215,8 +216,12 @@ class Corpus:
         return "\n".join(out)
 
 
-def generate(events: int, out: Path, per_file: int = 2000, seed: int = 6) -> list[Path]:
-    """Write the corpus into `out` (emptied first); returns the files written."""
+def generate(events: int, out: Path, per_file: int | None = None, seed: int = 6) -> list[Path]:
+    """Write the corpus into `out` (emptied first); returns the files written.
+
+    Events go in files of `per_file` (default: a tenth of them, 100 to 1,000 a file).
+    """
+    per_file = per_file or max(100, min(1000, events // 10))
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.yml"):
         old.unlink()
@@ -243,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=1000)
     ap.add_argument("--out", type=Path, default=None, help="default: bench/out/seeds-EVENTS")
-    ap.add_argument("--per-file", type=int, default=2000, help="events per events-NNNN.yml file")
+    ap.add_argument("--per-file", type=int, default=None, help="events per events-NNNN.yml file")
     ap.add_argument("--seed", type=int, default=6)
     args = ap.parse_args(argv)
     out = args.out or ROOT / "bench" / "out" / f"seeds-{args.events}"

@@ -1,0 +1,174 @@
+"""The scaled-up build: generated corpora, the cache, incremental rebuilds, the benchmark.
+
+An incremental rebuild must give the same content as a full build and the same
+errors, and leave the database untouched when it fails. The benchmark itself runs at
+1,000 events here so that it keeps working; bench/RESULTS.md has the real figures.
+"""
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import build_db
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import generate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """300 generated events in six files, with every other record type beside them."""
+    seeds = tmp_path_factory.mktemp("corpus") / "seeds"
+    generate.generate(300, seeds, per_file=50)
+    return seeds
+
+
+@pytest.fixture
+def seeds(corpus, tmp_path) -> Path:
+    """A private copy of the corpus that a test may edit."""
+    copy = tmp_path / "seeds"
+    copy.mkdir()
+    for path in corpus.glob("*.yml"):
+        (copy / path.name).write_bytes(path.read_bytes())
+    return copy
+
+
+def content(path: Path) -> dict[str, list[tuple]]:
+    """Every table's rows, sorted, and the schema; FTS shadow tables and statistics aside
+    (their bytes depend on insertion order), but each FTS table's matches included."""
+    con = sqlite3.connect(path)
+    tables = [r[0] for r in con.execute(
+        "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' "
+        "and name not like '%_fts%' order by name")]
+    out = {t: sorted(con.execute(f"select * from [{t}]").fetchall(), key=repr) for t in tables}
+    out["schema"] = sorted(con.execute("select type, name, sql from sqlite_master "
+                                       "where name not like 'sqlite_%'").fetchall(), key=repr)
+    for table in build_db.FTS:
+        matched = con.execute(
+            f"select t.* from [{table}] t where t.rowid in (select rowid from [{table}_fts] "
+            f"where [{table}_fts] match 'a* OR e* OR n* OR s* OR t*')").fetchall()
+        assert matched, table
+        out[f"{table}_fts"] = sorted(matched, key=repr)
+    return out
+
+
+def fts_consistent(path: Path) -> None:
+    """FTS5's own check that each index matches its content table (raises if not)."""
+    con = sqlite3.connect(path)
+    for table in build_db.FTS:
+        con.execute(f"insert into [{table}_fts]([{table}_fts]) values ('integrity-check')")
+
+
+def edit(path: Path, old: bytes, new: bytes) -> None:
+    data = path.read_bytes()
+    assert old in data
+    path.write_bytes(data.replace(old, new, 1))
+
+
+def test_generated_corpus_builds_with_every_table(corpus, tmp_path):
+    counts = build_db.build(corpus, tmp_path / "imu.db", cache=False)
+    assert counts["events"] == 300
+    assert counts["claims"] >= 3 * counts["events"]
+    assert all(n > 0 for n in counts.values()), counts
+
+
+def test_generation_is_deterministic(tmp_path):
+    a = generate.generate(200, tmp_path / "a", per_file=80)
+    b = generate.generate(200, tmp_path / "b", per_file=80)
+    assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+    assert len([p for p in a if p.name.startswith("events-")]) == 3
+
+
+def test_search_index_made_per_file_equals_one_made_from_the_whole_database(corpus, tmp_path):
+    """Search rows are made file by file; that is only right while they join a record
+    with nothing from another file."""
+    out = tmp_path / "imu.db"
+    build_db.build(corpus, out, cache=False)
+    db = build_db.sqlite_utils.Database(out)
+    columns = list(build_db.SEARCH_COLUMNS)
+    whole = sorted(tuple(r[c] for c in columns) for r in build_db.search_rows(db))
+    stored = sorted(db.execute(f"select {', '.join(columns)} from search_index").fetchall())
+    assert stored == whole
+
+
+def test_full_build_from_the_cache_gives_the_same_dump(seeds, tmp_path):
+    cold = tmp_path / "cold.db"
+    build_db.build(seeds, cold, cache=False)
+    warm = tmp_path / "warm.db"
+    build_db.build(seeds, warm)
+    assert list((tmp_path / ".warm.db.cache").glob("*.part"))
+    warm.unlink()  # no database: every part comes from the cache, and nothing is parsed
+    build_db.build(seeds, warm)
+    dump = lambda p: "\n".join(sqlite3.connect(p).iterdump())  # noqa: E731
+    assert dump(warm) == dump(cold)
+
+
+def test_incremental_rebuild_equals_a_full_build(seeds, tmp_path, monkeypatch):
+    out = tmp_path / "imu.db"
+    build_db.build(seeds, out)
+    # one file changed, one added (an event referring to records of other files), one removed
+    edit(seeds / "events-0002.yml", b"    title: ", b"    title: Changed ")
+    block = (seeds / "events-0003.yml").read_text().split("\n  - id: ")[1]
+    (seeds / "events-0009.yml").write_text("events:\n  - id: ev-new-one\n" + block.split("\n", 1)[1])
+    (seeds / "events-0001.yml").unlink()
+
+    def no_full_build(*args, **kwargs):
+        raise AssertionError("the rebuild loaded everything instead of updating")
+
+    monkeypatch.setattr(build_db, "load", no_full_build)
+    counts = build_db.build(seeds, out)
+    monkeypatch.undo()
+    full = tmp_path / "full.db"
+    assert build_db.build(seeds, full, cache=False) == counts
+    assert content(out) == content(full)
+    fts_consistent(out)
+    con = sqlite3.connect(out)
+    assert con.execute("pragma integrity_check").fetchall() == [("ok",)]
+    assert con.execute("pragma foreign_key_check").fetchall() == []
+    assert con.execute("select count(*) from events where title like 'Changed %'").fetchone() == (1,)
+    assert con.execute("select count(*) from search_index where item_id = 'ev-new-one'").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("change", ["dangling reference", "referenced record removed", "duplicate id"])
+def test_failed_incremental_rebuild_reports_like_a_full_build_and_leaves_the_db(seeds, tmp_path, change):
+    out = tmp_path / "imu.db"
+    build_db.build(seeds, out)
+    before = out.read_bytes()
+    if change == "dangling reference":
+        edit(seeds / "events-0002.yml", b"      - group: grp-", b"      - group: missing-grp-")
+    elif change == "referenced record removed":
+        text = (seeds / "groups.yml").read_text()
+        first = text.index("\n  - id: ")
+        (seeds / "groups.yml").write_text(text[:first] + text[text.index("\n  - id: ", first + 1):])
+    else:
+        block = (seeds / "events-0003.yml").read_text().split("\n  - id: ")[1]
+        (seeds / "events-0009.yml").write_text("events:\n  - id: " + block)
+    with pytest.raises(build_db.BuildError) as incremental:
+        build_db.build(seeds, out)
+    with pytest.raises(build_db.BuildError) as full:
+        build_db.build(seeds, tmp_path / "other.db", cache=False)
+    assert incremental.value.errors == full.value.errors
+    assert out.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith((".tmp", "-journal"))]
+
+
+def test_benchmark_runs_at_1000_events(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    run = subprocess.run(
+        [sys.executable, "bench/run.py", "--sizes", "1000", "--requests", "3",
+         "--workdir", str(tmp_path / "out"), "--results", str(results)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = results.read_text()
+    assert "| 1,000 |" in text
+    table = [line for line in text.splitlines() if line.startswith("| 1,000 |")][0]
+    assert "not run" not in table  # the naive pipeline ran
+    for page in ("events table, default facets", "events sorted by date", "full-text search", "JSON API"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {page}"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert all(c.isdigit() for c in cells[1:5]), row  # ours and naive, p50 and p95
