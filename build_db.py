@@ -25,9 +25,10 @@ import shutil
 import sqlite3
 import sys
 import tempfile
+import time
 import unicodedata
 from calendar import monthrange
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -779,6 +780,15 @@ class Cache:
                 path.unlink(missing_ok=True)
 
 
+VERBOSE = {"on": False, "start": 0.0}
+
+
+def log(message: str) -> None:
+    """With --verbose, say how long the build has taken so far."""
+    if VERBOSE["on"]:
+        print(f"{time.perf_counter() - VERBOSE['start']:7.2f} s  {message}", file=sys.stderr)
+
+
 def seed_paths(seeds: Path) -> list[Path]:
     paths = sorted(seeds.glob("*.yml")) + sorted(seeds.glob("*.yaml"))
     if not paths:
@@ -809,18 +819,47 @@ def report(labels: list[str], keys: dict[str, str], cache: Cache | None) -> None
     merge([part.result for part in parts(labels, keys, None, cache)])
 
 
-def finish(db: sqlite_utils.Database) -> None:
-    """Indexes, views and full-text search once every row is in; then the checks."""
+def finish(db: sqlite_utils.Database, path: Path) -> list[str]:
+    """Indexes, views and full-text search once every row is in, and the checks.
+
+    The full integrity and foreign-key checks of the tables and their indexes read a
+    committed snapshot in a second thread (WAL lets a reader and the writer go on
+    together) while the FTS indexes are built; those, whose tables have no other
+    index, get a quick_check after. Returns the problems found.
+    """
     db.index_foreign_keys()
     for table, indexes in INDEXES.items():
         for columns in indexes:
             db[table].create_index(columns, if_not_exists=True)
     for name, sql in VIEWS.items():
         db.create_view(name, sql.strip())
-    # Search last: a later table rebuild would silently drop the FTS triggers.
-    for table, columns in FTS.items():
-        db[table].enable_fts(columns, tokenize=FTS_TOKENIZE, create_triggers=True)
-    db.execute("analyze")
+    db.conn.commit()
+    db.execute("pragma journal_mode = wal")
+    with ThreadPoolExecutor(1) as thread:
+        checked = thread.submit(db_problems, path)
+        # Search last: a later table rebuild would silently drop the FTS triggers.
+        for table, columns in FTS.items():
+            db[table].enable_fts(columns, tokenize=FTS_TOKENIZE, create_triggers=True)
+        db.execute("analyze")
+        db.conn.commit()
+        problems = checked.result()
+    problems += db_problems(path, quick=True, foreign_keys=False)
+    db.execute("pragma journal_mode = delete")  # back to one file, ready to rename
+    return problems
+
+
+def db_problems(path: Path, quick: bool = False, foreign_keys: bool = True) -> list[str]:
+    """What integrity_check (or quick_check) and foreign_key_check find, on a connection of its own."""
+    conn = sqlite3.connect(path)
+    try:
+        problems = [r[0] for r in conn.execute(f"pragma {'quick' if quick else 'integrity'}_check")
+                    if r[0] != "ok"]
+        if foreign_keys:
+            problems += [f"foreign key: {table} rowid {rowid} -> {parent}"
+                         for table, rowid, parent, _ in conn.execute("pragma foreign_key_check")]
+    finally:
+        conn.close()
+    return [f"database check failed: {p}" for p in problems]
 
 
 def load(labels: list[str], keys: dict[str, str], path: Path, jobs: int | None,
@@ -843,24 +882,15 @@ def load(labels: list[str], keys: dict[str, str], path: Path, jobs: int | None,
                 counts[table] += len(rows)
         except sqlite3.IntegrityError as exc:  # an id used in two files
             failed = f"database check failed: {exc}"
-    if failed:
-        db.close()
-        report(labels, keys, cache)
-        raise BuildError([failed if isinstance(failed, str) else "database check failed"])
-    finish(db)
-    check(db.conn, labels, keys, cache)
-    db.conn.commit()
+    log(f"parsed {len(labels)} files and inserted their rows")
+    if not failed:
+        problems = finish(db, path)
+        log("indexed, searchable and checked")
     db.close()
+    if failed or problems:
+        report(labels, keys, cache)  # a dangling reference or a duplicate id: the seeds' error
+        raise BuildError(problems or [failed if isinstance(failed, str) else "database check failed"])
     return counts
-
-
-def check(conn: sqlite3.Connection, labels, keys, cache) -> None:
-    """Integrity and foreign keys; a dangling reference is reported as the seeds' error."""
-    try:
-        check_integrity(conn)
-    except BuildError:
-        report(labels, keys, cache)
-        raise
 
 
 def check_integrity(conn: sqlite3.Connection, quick: bool = False) -> None:
@@ -891,14 +921,17 @@ def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: 
     if any(part is None for part in old_parts):
         return None
     new_parts = list(parts(changed, keys, jobs, cache))
+    log(f"parsed {len(changed)} changed file(s) of {len(labels)}; {len(removed)} removed")
     if any(part.result.errors for part in new_parts):
         return None
     shutil.copyfile(out, tmp)
     conn = sqlite3.connect(tmp)
     try:
         apply(conn, old_parts, new_parts)
+        log("swapped their rows in a copy of the database")
         check_integrity(conn, quick=True)
         conn.commit()
+        log("checked")
         return {t: conn.execute(f"select count(*) from [{t}]").fetchone()[0] for t in TABLES}
     except (BuildError, sqlite3.IntegrityError):
         return None
@@ -936,6 +969,7 @@ def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True) -
     last build are not parsed again, and when few files changed, their rows are
     swapped in a copy of the last database rather than loading everything again.
     """
+    VERBOSE["start"] = time.perf_counter()
     labels = [str(p) for p in seed_paths(seeds)]
     out.parent.mkdir(parents=True, exist_ok=True)
     store = Cache(out) if cache else None
@@ -944,14 +978,16 @@ def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True) -
     try:
         counts = update(labels, keys, out, tmp, jobs, store) if store else None
         if counts is None:
+            log("full build")
             tmp.unlink(missing_ok=True)
             counts = load(labels, keys, tmp, jobs, store)
         os.replace(tmp, out)
     finally:
-        for leftover in (tmp, Path(f"{tmp}-journal")):
+        for leftover in (tmp, *(Path(f"{tmp}-{end}") for end in ("journal", "wal", "shm"))):
             leftover.unlink(missing_ok=True)
     if store:
         store.save(out, keys)
+    log(f"wrote {out}")
     return {table: counts[table] for table in TABLE_ORDER}
 
 
@@ -962,7 +998,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=None, help="parser processes (default: by input size)")
     ap.add_argument("--no-cache", action="store_true",
                     help="parse every file and load from scratch, without reading or writing .OUT.cache")
+    ap.add_argument("-v", "--verbose", action="store_true", help="say how long each step took")
     args = ap.parse_args(argv)
+    VERBOSE["on"] = args.verbose
     if not args.seeds.is_dir():
         print(f"error: seeds folder {args.seeds} does not exist", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ plugins/ registers the same function in SQL, so queries fold the same way.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -43,6 +44,7 @@ def fold_word(word: str) -> str:
     return _DOUBLE.sub(r"\1", head + tail)
 
 
+@functools.lru_cache(maxsize=65536)  # queries fold the same names on every request
 def fold(text: str | None) -> str:
     """'Tohir Yo'ldashev' -> 'thr yldshv'; None and '' give ''."""
     if not text:

@@ -297,7 +297,8 @@ FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 
 # Columns people filter and sort by, indexed besides every foreign key.
 INDEXES = {
-    "events": [["date_start"], ["date_end"], ["country"], ["event_type"], ["date_precision"]],
+    "events": [["date_start"], ["date_end"], ["country"], ["event_type"], ["date_precision"],
+               ["geo_precision"]],  # every default facet reads a covering index, not the table
     "claims": [["certainty"], ["subject_type", "subject_id"]],
     "event_groups": [["role"]],
     "event_people": [["role"]],
