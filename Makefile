@@ -37,4 +37,4 @@ test: $(INSTALLED) browser
 	$(PY) -m pytest
 
 clean:
-	rm -f imu.db inspect.json
+	rm -rf imu.db inspect.json .imu.db.cache

@@ -383,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-naive", action="store_true", help="skip yaml-to-sqlite and plain datasette")
     ap.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out")
     ap.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    ap.add_argument("--readme", action="store_true",
+                    help="also put the figures in README.md, between its bench:start and bench:end marks")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     serve_size = args.serve_size or max(sizes)
@@ -402,6 +404,12 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     args.results.write_text("# Benchmark results\n\nWritten by `bench/run.py`; see the README's "
                             "Performance section.\n\n" + text)
+    if args.readme:
+        readme = ROOT / "README.md"
+        old = readme.read_text()
+        start, end = old.index("<!-- bench:start -->") + len("<!-- bench:start -->"), old.index("<!-- bench:end -->")
+        readme.write_text(f"{old[:start]}\nThe latest run, as `bench/run.py` wrote it to bench/RESULTS.md:\n\n"
+                          f"{text}{old[end:]}")
     return 0
 
 
