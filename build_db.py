@@ -836,6 +836,39 @@ def report(labels: list[str], keys: dict[str, str], cache: Cache | None) -> None
     merge([part.result for part in parts(labels, keys, None, cache)])
 
 
+# The source documents, beside the project in ../shared/seeds; claims of a source whose
+# `document` is found there get `quote_offset`, so they can be read in document order.
+DOCS = Path(__file__).resolve().parent.parent / "shared" / "seeds"
+_QUOTE_MARKS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
+                              "\u02bc": "'", "\u02bb": "'", "\u201c": '"', "\u201d": '"',
+                              "\u201e": '"', "\u00ab": '"', "\u00bb": '"', "\u2010": "-",
+                              "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+                              "\u2212": "-", "\u00a0": " "})
+_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|\u2026)\s*")
+
+
+def normalise(text: str) -> str:
+    """The comparison shared/tools/check_quotes.py makes: NFKC, plain quotes and dashes, single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_QUOTE_MARKS).split())
+
+
+def set_quote_offsets(conn: sqlite3.Connection, docs: Path = DOCS) -> None:
+    """claims.quote_offset: where the quote's first part starts in its (normalised) document."""
+    texts: dict[str, str | None] = {}
+    updates = []
+    for claim_id, quote, document in conn.execute(
+            "select c.id, c.quote, s.document from claims c join sources s on s.id = c.source_id "
+            "where s.document is not null order by c.id"):
+        if document not in texts:
+            path = docs / document
+            texts[document] = normalise(path.read_text(encoding="utf-8")) if path.is_file() else None
+        first = next((part for part in _ELLIPSIS.split(quote) if part.strip()), "")
+        if texts[document] is not None and first:
+            at = texts[document].find(normalise(first))
+            updates.append((at if at >= 0 else None, claim_id))
+    conn.executemany("update claims set quote_offset = ? where id = ?", updates)
+
+
 def finish(db: sqlite_utils.Database, path: Path) -> list[str]:
     """Indexes, views and full-text search once every row is in, and the checks.
 
@@ -844,6 +877,7 @@ def finish(db: sqlite_utils.Database, path: Path) -> list[str]:
     together) while the FTS indexes are built; those, whose tables have no other
     index, get a quick_check after. Returns the problems found.
     """
+    set_quote_offsets(db.conn)
     db.index_foreign_keys()
     for table, indexes in INDEXES.items():
         for columns in indexes:
@@ -936,6 +970,7 @@ def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: 
     conn = sqlite3.connect(tmp)
     try:
         apply(conn, old_parts, new_parts)
+        set_quote_offsets(conn)
         conn.commit()
         log("swapped their rows in a copy of the database")
         if db_problems(tmp, quick=True):  # every page's structure, every foreign key

@@ -279,7 +279,7 @@ EXTRA_COLUMNS: dict[str, dict[str, type]] = {
     "claims": {
         "subject_type": str, "subject_id": str, "group_id": str, "person_id": str,
         "event_id": str, "membership_id": str, "relation_id": str,
-        "event_group_id": str, "event_person_id": str,
+        "event_group_id": str, "event_person_id": str, "quote_offset": int,
     },
 }
 

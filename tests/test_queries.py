@@ -360,8 +360,22 @@ def test_claims_by_source(ds, con):
         "order by published is null, published, id")]
     assert list(dict.fromkeys(r["source"] for r in everything)) == documents  # oldest first, each once
     for title in documents:
-        dates = [r["fact_date"] or "9999" for r in everything if r["source"] == title]
-        assert dates == sorted(dates), f"{title}: claims not in the date order of their facts"
+        offsets = [r["quote_offset"] for r in everything if r["source"] == title]
+        assert None not in offsets, f"{title}: a claim whose place in its document is unknown"
+        assert offsets == sorted(offsets), f"{title}: claims not in document order"
+
+
+def test_quote_offsets_point_at_the_quotes(con):
+    """Each claim's quote_offset is where its quote's first words stand in the document."""
+    import build_db
+
+    for document, in con.execute("select document from sources where document is not null"):
+        text = build_db.normalise((build_db.DOCS / document).read_text(encoding="utf-8"))
+        for quote, offset in con.execute(
+                "select quote, quote_offset from claims join sources s on s.id = source_id "
+                "where s.document = ?", [document]):
+            first = build_db.normalise(quote.split("...")[0] or quote.split("...")[1])
+            assert text[offset:offset + len(first)] == first
 
 
 def test_relations_both_directions(ds, con):
