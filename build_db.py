@@ -459,27 +459,11 @@ def check_doc(doc, label: str, result: FileResult) -> None:
             check_record(rec_type, item, f"{rec_type}[{i}]", label, result, line=items.line_of(i))
 
 
-def validate(seeds: Path, jobs: int | None = None) -> dict[str, list[dict]]:
-    """Check every seed file and the references between them; raise BuildError."""
-    paths = sorted(seeds.glob("*.yml")) + sorted(seeds.glob("*.yaml"))
-    if not paths:
-        raise BuildError([f"{seeds}: no *.yml seed files found"])
-    labels = [str(p) for p in paths]
-    size = sum(p.stat().st_size for p in paths)
-    jobs = jobs or (min(len(paths), os.cpu_count() or 1) if size > 2_000_000 else 1)
-    if jobs > 1:
-        with ProcessPoolExecutor(jobs) as pool:
-            results = list(pool.map(check_file, labels, labels, chunksize=1))
-    else:
-        results = [check_file(p, p) for p in labels]
-    return merge(results)
-
-
-def merge(results: list[FileResult]) -> dict[str, list[dict]]:
-    """Join per-file results: duplicate ids across files and dangling references."""
+def merge(results: list[FileResult]) -> None:
+    """Join per-file results: raise BuildError with every file's errors, ids used in two
+    files and references to ids that no file defines."""
     errors: list[str] = []
     where: dict[tuple[str, str], str] = {}
-    rows: dict[str, list[dict]] = {}
     for r in results:
         errors.extend(r.errors)
         for key, loc in r.where.items():
@@ -493,15 +477,12 @@ def merge(results: list[FileResult]) -> dict[str, list[dict]]:
                 errors.append(f"{loc}.id: duplicate id {key[1]!r} (first at {where[key]}){hint}")
             else:
                 where[key] = loc
-        for table, table_rows in r.rows.items():
-            rows.setdefault(table, []).extend(table_rows)
     for r in results:
         for table, ref_id, loc in r.refs:
             if (table, ref_id) not in where:
                 errors.append(f"{loc}: {ref_id!r} is not the id of any record in {table}")
     if errors:
         raise BuildError(errors)
-    return rows
 
 
 # ---------------------------------------------------------------- loading

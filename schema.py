@@ -1,7 +1,7 @@
 """The record types of seeds/*.yml, described once.
 
 Each record type lists its fields; the same description drives validation
-(build_db.validate) and table creation (build_db.create_tables). A field's
+(build_db.check_record) and table creation (build_db.table_columns). A field's
 `column` is its name in the database when it differs from the YAML key
 (`group` -> `group_id`). Nested lists (`children`) become rows of their own
 table, linked to the record that holds them.
