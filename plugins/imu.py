@@ -6,6 +6,8 @@
   hands FTS5 an empty query, so `?_search="` gives no rows instead of HTTP 400.
 - Canned-query cells: `snippet` keeps only its <mark> highlights as HTML, and
   `link` / `*_link` paths inside the site become links.
+- `imu_table_rows`, a template filter that renders a query's table body in one
+  Python pass, for the map page's up to 1,000 rows (templates/query-imu-events_map.html).
 - Row pages of events, people and groups get `imu_sections`: participants,
   memberships, relations, events and the claims with their quotes and sources,
   rendered by templates/_imu_sections.html.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import markupsafe
 from datasette import hookimpl
-from datasette.utils import escape_fts, urlsafe_components
+from datasette.utils import escape_fts, to_css_class, urlsafe_components
 
 from fold import fold
 
@@ -47,6 +49,21 @@ def render_cell(value, column, table):
         return markupsafe.Markup('<a href="{0}">{0}</a>').format(value)
     return None
 
+
+
+def table_rows(display_rows, columns, shown_columns):
+    """The <tr> rows of a query's table, as query.html writes them, for the columns shown.
+    Async Jinja costs about 5 us per cell; this costs well under 1."""
+    shown = [(columns.index(c), markupsafe.escape("col-" + to_css_class(c))) for c in shown_columns]
+    escape = markupsafe.escape  # leaves render_cell's Markup alone, as autoescape does
+    return markupsafe.Markup("\n".join(
+        "<tr>" + "".join(f'<td class="{css}">{escape(row[i])}</td>' for i, css in shown) + "</tr>"
+        for row in display_rows))
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    env.filters["imu_table_rows"] = table_rows
 
 # ---------------------------------------------------------------- row pages
 

@@ -8,6 +8,7 @@ import asyncio
 import importlib.util
 import json
 import re
+import shutil
 import sqlite3
 
 import markupsafe
@@ -396,6 +397,31 @@ def test_events_map_rows_and_popups(ds, con):
     assert {f"/imu/events/{r['id']}" for r in imu} == group_events(con, "imu", 2009, 2011) & \
         {f"/imu/events/{i}" for i in mapped}
 
+
+
+@pytest.mark.parametrize("path", ["/imu/events_map", "/imu/events_map?group=imu&from=2009&to=2011&_show_sql=1"])
+def test_map_page_is_datasettes_query_page_without_the_popup_column(ds, db_path, metadata, settings,
+                                                                     tmp_path, path):
+    """templates/query-imu-events_map.html copies Datasette's query.html to render its rows in
+    Python; the page must stay what the stock template renders, less the popup JSON."""
+    from datasette.app import Datasette
+
+    stock_templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", stock_templates)
+    (stock_templates / "query-imu-events_map.html").unlink()
+    stock = Datasette(immutables=[str(db_path)], metadata=metadata, settings=settings,
+                      plugins_dir=str(ROOT / "plugins"), template_dir=str(stock_templates))
+
+    def normalised(html):
+        html = re.sub(r'<t([hd]) class="col-popup"[^>]*>.*?</t\1>', "", html, flags=re.S)
+        html = re.sub(r'\.rows-and-columns td:nth-of-type\(\d+\):before \{ content: "popup"; \}', "", html)
+        html = re.sub(r"Queries took [\d.]+ms|<!-- Templates considered: .*? -->", "", html)
+        return re.sub(r">\s+<", "><", " ".join(html.split()))
+
+    ours, theirs = get(ds, path).text, get(stock, path).text
+    assert 'class="col-popup"' in theirs and 'class="col-popup"' not in ours
+    assert ours.count("<tr>") == theirs.count("<tr>") > 1
+    assert normalised(ours) == normalised(theirs)
 
 def test_event_popups(ds, con):
     for event in con.execute("select * from events"):
