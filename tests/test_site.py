@@ -25,6 +25,19 @@ def test_cluster_map_plugin_loaded(ds):
     assert "datasette-cluster-map" in {p["name"] for p in plugins}
 
 
+
+def test_startup_freezes_what_is_loaded(ds):
+    """plugins/gcfreeze.py: start-up objects leave full garbage collections (the serving tail)."""
+    import gc
+
+    gc.unfreeze()
+    try:
+        assert gc.get_freeze_count() == 0
+        assert get(ds, "/imu").status_code == 200
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
+
 @pytest.mark.parametrize("table", TABLES)
 def test_table_html_and_json(ds, db_path, table):
     assert get(ds, f"/imu/{table}").status_code == 200
