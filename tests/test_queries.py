@@ -399,6 +399,19 @@ def test_events_map_rows_and_popups(ds, con):
 
 
 
+
+def test_events_map_past_the_row_limit_keeps_the_earliest(db_path, metadata, settings, con):
+    """The description and README promise: up to max_returned_rows, the earliest first."""
+    from datasette.app import Datasette
+
+    small = Datasette(immutables=[str(db_path)], metadata=metadata,
+                      settings={**settings, "max_returned_rows": 5}, plugins_dir=str(ROOT / "plugins"))
+    data = asyncio.run(small.client.get("/imu/events_map.json")).json()
+    earliest = [r[0] for r in con.execute("select id from events where latitude is not null "
+                                          "and longitude is not null order by date_start, id limit 5")]
+    assert data["truncated"] is True
+    assert [row[0] for row in data["rows"]] == earliest
+
 @pytest.mark.parametrize("path", ["/imu/events_map", "/imu/events_map?group=imu&from=2009&to=2011&_show_sql=1"])
 def test_map_page_is_datasettes_query_page_without_the_popup_column(ds, db_path, metadata, settings,
                                                                      tmp_path, path):

@@ -26,8 +26,15 @@ def test_cluster_map_plugin_loaded(ds):
 
 
 
+def test_connections_read_through_a_memory_map(ds):
+    """plugins/speed.py: search pages read events by rowid through mmap, not read()."""
+    size = asyncio.run(ds.get_database("imu").execute_fn(
+        lambda conn: conn.execute("pragma mmap_size").fetchone()[0]))
+    assert size >= 2**30
+
+
 def test_startup_freezes_what_is_loaded(ds):
-    """plugins/gcfreeze.py: start-up objects leave full garbage collections (the serving tail)."""
+    """plugins/speed.py: start-up objects leave full garbage collections (the serving tail)."""
     import gc
 
     gc.unfreeze()
