@@ -33,13 +33,19 @@ def settings() -> dict:
     return json.loads((ROOT / "settings.json").read_text())
 
 
-@pytest.fixture
-def ds(db_path, metadata, settings):
-    """Datasette serving the built database read-only, as `make serve` does."""
+def make_datasette(db_path, metadata, settings, template_dir=ROOT / "templates"):
+    """Datasette serving a database read-only with the project's plugins, as `make serve` does;
+    tests vary the settings or the templates to compare against."""
     from datasette.app import Datasette
 
     return Datasette(immutables=[str(db_path)], metadata=metadata, settings=settings,
-                     plugins_dir=str(ROOT / "plugins"), template_dir=str(ROOT / "templates"))
+                     plugins_dir=str(ROOT / "plugins"), template_dir=str(template_dir))
+
+
+@pytest.fixture
+def ds(db_path, metadata, settings):
+    """Datasette serving the built database read-only, as `make serve` does."""
+    return make_datasette(db_path, metadata, settings)
 
 
 # ---------------------------------------------------------------- a real server and browser

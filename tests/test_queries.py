@@ -15,7 +15,7 @@ import markupsafe
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from conftest import ROOT
+from conftest import ROOT, make_datasette
 
 QUERIES = {
     "search": ["q"],
@@ -402,28 +402,23 @@ def test_events_map_rows_and_popups(ds, con):
 
 def test_events_map_past_the_row_limit_keeps_the_earliest(db_path, metadata, settings, con):
     """The description and README promise: up to max_returned_rows, the earliest first."""
-    from datasette.app import Datasette
-
-    small = Datasette(immutables=[str(db_path)], metadata=metadata,
-                      settings={**settings, "max_returned_rows": 5}, plugins_dir=str(ROOT / "plugins"))
+    small = make_datasette(db_path, metadata, {**settings, "max_returned_rows": 5})
     data = asyncio.run(small.client.get("/imu/events_map.json")).json()
     earliest = [r[0] for r in con.execute("select id from events where latitude is not null "
                                           "and longitude is not null order by date_start, id limit 5")]
     assert data["truncated"] is True
     assert [row[0] for row in data["rows"]] == earliest
 
+
 @pytest.mark.parametrize("path", ["/imu/events_map", "/imu/events_map?group=imu&from=2009&to=2011&_show_sql=1"])
 def test_map_page_is_datasettes_query_page_without_the_popup_column(ds, db_path, metadata, settings,
                                                                      tmp_path, path):
     """templates/query-imu-events_map.html copies Datasette's query.html to render its rows in
     Python; the page must stay what the stock template renders, less the popup JSON."""
-    from datasette.app import Datasette
-
     stock_templates = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", stock_templates)
     (stock_templates / "query-imu-events_map.html").unlink()
-    stock = Datasette(immutables=[str(db_path)], metadata=metadata, settings=settings,
-                      plugins_dir=str(ROOT / "plugins"), template_dir=str(stock_templates))
+    stock = make_datasette(db_path, metadata, settings, template_dir=stock_templates)
 
     def normalised(html):
         html = re.sub(r'<t([hd]) class="col-popup"[^>]*>.*?</t\1>', "", html, flags=re.S)
