@@ -44,11 +44,49 @@ def fold_word(word: str) -> str:
     return _DOUBLE.sub(r"\1", head + tail)
 
 
+CACHED_CHARS = 200  # names and search words; longer texts are folded afresh each time
+SQL_MAX_CHARS = 10_000  # fold() in SQL: the longest text a query may fold in one call
+
+
 @functools.lru_cache(maxsize=65536)  # queries fold the same names on every request
-def fold(text: str | None) -> str:
-    """'Tohir Yo'ldashev' -> 'thr yldshv'; None and '' give ''."""
-    if not text:
-        return ""
-    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFC", str(text)).translate(_DIGRAPHS))
+def _fold_cached(text: str) -> str:
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFC", text).translate(_DIGRAPHS))
     text = "".join(c for c in text if not unicodedata.combining(c)).lower().translate(_DROP)
     return " ".join(fold_word(w) for w in _WORD.findall(text))
+
+
+def fold(text: str | None) -> str:
+    """'Tohir Yo'ldashev' -> 'thr yldshv'; None and '' give ''.
+
+    Short texts are memoised, so the cache holds at most 65,536 x CACHED_CHARS characters.
+    """
+    if not text:
+        return ""
+    text = str(text)
+    return _fold_cached(text) if len(text) <= CACHED_CHARS else _fold(text)
+
+
+def sql_fold(text) -> str:
+    """fold() as registered in SQL: a query may not fold more than SQL_MAX_CHARS at once."""
+    if text is not None and len(str(text)) > SQL_MAX_CHARS:
+        raise OverflowError  # Python's sqlite3 reports it as SQLite's "string or blob too big"
+    return fold(text)
+
+
+SEARCH_MAX_CHARS = 300  # a pasted sentence or two; full-text cost grows with every word
+SEARCH_MAX_WORDS = 32
+
+
+def search_problem(text: str | None) -> str | None:
+    """Why a search text is refused, or None: its length bounds the work of one query."""
+    text = text or ""
+    if len(text) > SEARCH_MAX_CHARS:
+        return f"search text is {len(text)} characters long; at most {SEARCH_MAX_CHARS} are allowed"
+    words = len(text.split())
+    if words > SEARCH_MAX_WORDS:
+        return f"search text has {words} words; at most {SEARCH_MAX_WORDS} are allowed"
+    return None

@@ -18,7 +18,7 @@ import markupsafe
 from datasette import hookimpl
 from datasette.utils import escape_fts, to_css_class, urlsafe_components
 
-from fold import fold
+from fold import search_problem, sql_fold
 
 SITE_PREFIX = "/imu/"
 
@@ -27,13 +27,16 @@ def safe_escape_fts(query):
     """Datasette's escape_fts made total: text with no words (a lone '"', blanks) gives '""',
     a phrase that matches nothing, where the original gives '' and FTS5 a syntax error
     (HTTP 400); and newlines become spaces, since its quote-pairing regex stops at a newline
-    and '"\\n:' would come out as an invalid column filter."""
+    and '"\\n:' would come out as an invalid column filter. Text longer than fold.search_problem
+    allows is refused, as SQLite refuses a value over its length limit."""
+    if search_problem(str(query or "")):
+        raise OverflowError  # Python's sqlite3 reports it as SQLite's "string or blob too big"
     return escape_fts(" ".join(str(query or "").split())) or '""'
 
 
 @hookimpl(trylast=True)  # after Datasette's own, so this escape_fts replaces it
 def prepare_connection(conn):
-    conn.create_function("fold", 1, fold, deterministic=True)
+    conn.create_function("fold", 1, sql_fold, deterministic=True)
     conn.create_function("escape_fts", 1, safe_escape_fts, deterministic=True)
 
 

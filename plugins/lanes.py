@@ -1,0 +1,77 @@
+"""SQL written by visitors runs on threads of its own, so it cannot starve the site.
+
+Datasette runs every query on one pool of `num_sql_threads` threads. Twenty runaway
+queries, each stopped at the time limit, kept all of them busy, and a cheap page like
+`/imu/sources.json` queued behind them for seconds. Here a request that carries SQL of
+the visitor's own (`sql=` or `_where=`) runs its queries on a second pool of
+OPEN_THREADS threads; pages, records, canned queries and the JSON API keep the
+`num_sql_threads` pool to themselves. At most OPEN_REQUESTS such requests are admitted
+at once; the next gets HTTP 503 with Retry-After, at once, rather than a long wait.
+Per-client limits belong to the reverse proxy in front.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import contextvars
+from urllib.parse import parse_qsl
+
+from datasette import hookimpl
+
+OPEN_THREADS = 2
+OPEN_REQUESTS = 8
+OPEN_PARAMS = frozenset({"sql", "_where"})
+OPEN_SQL: contextvars.ContextVar[bool] = contextvars.ContextVar("open_sql", default=False)
+
+
+class Lanes(concurrent.futures.Executor):
+    """Datasette's executor, with a second pool for requests that carry their own SQL.
+
+    asyncio's run_in_executor() calls submit() inside the request's task, where the
+    request's OPEN_SQL is set."""
+
+    def __init__(self, main: concurrent.futures.Executor, open_threads: int):
+        self.main = main
+        self.open = concurrent.futures.ThreadPoolExecutor(open_threads, thread_name_prefix="open-sql")
+
+    def submit(self, fn, /, *args, **kwargs):
+        return (self.open if OPEN_SQL.get() else self.main).submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        for pool in (self.main, self.open):
+            pool.shutdown(wait, cancel_futures=cancel_futures)
+
+
+def carries_sql(scope) -> bool:
+    query = scope.get("query_string", b"").decode("latin-1")
+    return any(key in OPEN_PARAMS for key, _ in parse_qsl(query, keep_blank_values=True))
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    if datasette.executor is not None and not isinstance(datasette.executor, Lanes):
+        datasette.executor = Lanes(datasette.executor, OPEN_THREADS)
+    in_flight = 0
+
+    def wrap(app):
+        async def lanes(scope, receive, send):
+            nonlocal in_flight
+            if scope["type"] != "http" or not carries_sql(scope):
+                return await app(scope, receive, send)
+            if in_flight >= OPEN_REQUESTS:
+                await send({"type": "http.response.start", "status": 503,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                        (b"retry-after", b"2")]})
+                await send({"type": "http.response.body",
+                            "body": b"Busy: too many SQL queries are running; try again in a few seconds"})
+                return
+            in_flight += 1
+            token = OPEN_SQL.set(True)
+            try:
+                await app(scope, receive, send)
+            finally:
+                OPEN_SQL.reset(token)
+                in_flight -= 1
+
+        return lanes
+
+    return wrap

@@ -1,0 +1,208 @@
+"""What anonymous SQL may reach, and how much one statement may cost.
+
+Anyone may run SQL on the public site, so every connection is bounded the same way;
+the README's "What the dataset guarantees" lists what is denied and why.
+
+- An authorizer denies the few SQL functions and virtual tables that reach past the
+  data: `fts3_tokenizer` (reads and writes raw C pointers: it leaks addresses and, given
+  a forged one, crashes the server), `load_extension` (loads native code),
+  `sqlite_compileoption_get`/`_used` (a fingerprint of the build), and the `sqlite_stmt`
+  table (the SQL of other visitors' queries on the same connection).
+- SQLite's own limits bound what a single step can do. Datasette's time limit is a
+  progress handler, called between steps of SQLite's virtual machine, so work inside
+  one step (building a 900 MB string, matching a huge pattern) was out of its reach:
+  values are capped at MAX_LENGTH bytes, LIKE/GLOB patterns, SQL text, columns and
+  compound selects too, and ATTACH is off.
+- `printf()` (and its alias `format()`) is the one built-in that loops without
+  producing bytes: `%.*c` repeats a character by its precision and keeps counting
+  after the output outgrows MAX_LENGTH (9e8 took 5 s). It is replaced by a wrapper that
+  refuses a total `%c` repetition above MAX_LENGTH and hands everything else to
+  SQLite's own printf, on a private connection of the same thread.
+- A watchdog calls `interrupt()` on any connection still inside a query shortly after
+  its time limit; SQLite checks for that inside full-text queries and sorts, where the
+  progress handler is not called.
+- A result may hold at most MAX_RESULT_BYTES of text and blobs, so a query cannot fill
+  memory with a thousand rows of maximal values.
+- A Python function refusing its input (fold, escape_fts, printf) is an SQL error like
+  any other; Datasette turns on sqlite3's callback tracebacks, which would print a
+  traceback to the log for each such query, so they are turned off again.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+import sqlite3
+import threading
+import time
+import weakref
+
+import datasette.database
+from datasette import hookimpl
+
+MAX_LENGTH = 100_000  # bytes in one string or blob; instr() and replace() are quadratic in it
+MAX_RESULT_BYTES = 16_000_000  # text and blobs in one query's rows
+LIMITS = {
+    sqlite3.SQLITE_LIMIT_LENGTH: MAX_LENGTH,
+    sqlite3.SQLITE_LIMIT_SQL_LENGTH: MAX_LENGTH,
+    sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 1000,
+    sqlite3.SQLITE_LIMIT_COLUMN: 200,
+    sqlite3.SQLITE_LIMIT_EXPR_DEPTH: 200,
+    sqlite3.SQLITE_LIMIT_COMPOUND_SELECT: 100,
+    sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 1000,
+    sqlite3.SQLITE_LIMIT_ATTACHED: 0,
+}
+DENIED_FUNCTIONS = frozenset({
+    "fts3_tokenizer", "load_extension", "sqlite_compileoption_get", "sqlite_compileoption_used",
+})
+DENIED_TABLES = frozenset({"sqlite_stmt"})
+WATCHDOG_GRACE = 0.1  # seconds after the time limit; the progress handler usually fires first
+
+
+def authorize(action, arg1, arg2, database, source):
+    if action == sqlite3.SQLITE_FUNCTION and arg2 and arg2.lower() in DENIED_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_READ and arg1 and arg1.lower() in DENIED_TABLES:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+# ---------------------------------------------------------------- printf
+
+# A conversion: flags, width, precision, a size prefix and its type (SQLite's printf.c).
+_CONVERSION = re.compile(r"%([-+ #!0,]*)(\*|\d*)(?:\.(\*|\d*))?(l{0,2})(.?)", re.S)
+_private = threading.local()
+
+
+def _number(value) -> int:
+    """SQLite's integer reading of a printf argument, rounded away from zero to be safe."""
+    if isinstance(value, (int, float)):
+        return abs(int(value)) if value == value and abs(value) != float("inf") else 2**63
+    if isinstance(value, (str, bytes)):
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        m = re.match(r"\s*[-+]?(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)", text)
+        return _number(float(m[1])) if m else 0
+    return 0
+
+
+def repetitions(fmt: str, args: tuple) -> int:
+    """How many characters the format's %c conversions repeat in all."""
+    total, at = 0, 0
+    for m in _CONVERSION.finditer(fmt):
+        _, width, precision, _, kind = m.groups()
+        if kind == "%":
+            continue
+        if width == "*":
+            at += 1
+        if precision == "*":
+            repeat = _number(args[at]) if at < len(args) else 0
+            at += 1
+        else:
+            repeat = int(precision) if precision else 0
+        if kind == "c":
+            total += repeat
+        at += 1
+    return total
+
+
+def bounded_printf(fmt, *args):
+    if isinstance(fmt, (str, bytes)):
+        text = fmt.decode("utf-8", "replace") if isinstance(fmt, bytes) else fmt
+        if repetitions(text, args) > MAX_LENGTH:
+            raise OverflowError  # Python's sqlite3 reports it as SQLite's "string or blob too big"
+    conn = getattr(_private, "conn", None)
+    if conn is None:
+        conn = _private.conn = sqlite3.connect(":memory:")
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
+    placeholders = ", ".join("?" * (len(args) + 1))
+    return conn.execute(f"select printf({placeholders})", (fmt, *args)).fetchone()[0]
+
+
+# ---------------------------------------------------------------- result size
+
+_spent = threading.local()  # per SQL thread: (weak reference to the cursor, bytes so far)
+
+
+def bounded_row(cursor, row):
+    """sqlite3.Row, counting the bytes of text and blobs the cursor has returned.
+
+    A thread runs one query at a time; the cursor is held weakly, so that a finished
+    query's statement is released as soon as Datasette lets go of it."""
+    size = sum(len(v) for v in row if isinstance(v, (str, bytes)))
+    if size:
+        ref, spent = getattr(_spent, "last", (None, 0))
+        if ref is None or ref() is not cursor:
+            ref, spent = weakref.ref(cursor), 0
+        spent += size
+        if spent > MAX_RESULT_BYTES:
+            raise sqlite3.OperationalError(
+                f"result too big: its rows hold more than {MAX_RESULT_BYTES // 1_000_000} MB of text "
+                "and blobs; ask for fewer rows or shorter values")
+        _spent.last = (ref, spent)
+    return sqlite3.Row(cursor, row)
+
+
+# ---------------------------------------------------------------- watchdog
+
+class Watchdog:
+    """One thread that interrupts connections still running past their deadline."""
+
+    def __init__(self, tick: float = 0.05):
+        self.tick = tick
+        self.lock = threading.Lock()
+        self.deadlines: dict[int, tuple[float, sqlite3.Connection]] = {}
+        self.thread = None
+
+    @contextlib.contextmanager
+    def guard(self, conn: sqlite3.Connection, seconds: float):
+        key = id(conn)
+        with self.lock:
+            self.deadlines[key] = (time.monotonic() + seconds, conn)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.run, name="sqlguard-watchdog", daemon=True)
+                self.thread.start()
+        try:
+            yield
+        finally:
+            with self.lock:  # interrupt() is only called under the lock, while registered
+                self.deadlines.pop(key, None)
+
+    def run(self):
+        while True:
+            time.sleep(self.tick)
+            now = time.monotonic()
+            with self.lock:
+                for key, (deadline, conn) in list(self.deadlines.items()):
+                    if now >= deadline:
+                        conn.interrupt()
+                        del self.deadlines[key]
+
+
+def patch_timelimit() -> None:
+    """Back Datasette's progress-handler time limit with a watchdog; once per process
+    (Datasette runs a plugins folder's modules again for each instance)."""
+    progress_timelimit = datasette.database.sqlite_timelimit
+    if getattr(progress_timelimit, "watchdog", None):
+        return
+    watchdog = Watchdog()
+
+    @contextlib.contextmanager
+    def sqlite_timelimit(conn, ms):
+        with progress_timelimit(conn, ms), watchdog.guard(conn, ms / 1000 + WATCHDOG_GRACE):
+            yield
+
+    sqlite_timelimit.watchdog = watchdog
+    datasette.database.sqlite_timelimit = sqlite_timelimit
+
+
+patch_timelimit()
+sqlite3.enable_callback_tracebacks(False)
+
+
+@hookimpl(trylast=True)
+def prepare_connection(conn):
+    for limit, value in LIMITS.items():
+        conn.setlimit(limit, value)
+    conn.create_function("printf", -1, bounded_printf, deterministic=True)
+    conn.create_function("format", -1, bounded_printf, deterministic=True)
+    conn.row_factory = bounded_row
+    conn.set_authorizer(authorize)

@@ -1,0 +1,183 @@
+"""Arbitrary SQL from anyone: what it may reach and what one statement may cost
+(plugins/sqlguard.py), and that it cannot starve other visitors (plugins/lanes.py).
+
+Each denial or bound is shown to matter by a control: the same SQL on a plain
+connection to the same database leaks, runs long or succeeds.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import time
+from urllib.parse import urlencode
+
+import pytest
+
+from conftest import make_datasette
+from fold import SQL_MAX_CHARS, _fold_cached, sql_fold
+
+MAX_LENGTH = 100_000  # plugins/sqlguard.py
+
+
+def sql(ds, query: str):
+    return asyncio.run(ds.client.get("/imu.json?" + urlencode({"sql": query, "_shape": "array"})))
+
+
+def raw(db_path):
+    return sqlite3.connect(f"file:{db_path}?immutable=1", uri=True)
+
+
+# ---------------------------------------------------------------- what SQL may reach
+
+def test_fts3_tokenizer_cannot_leak_or_plant_a_pointer(ds, db_path):
+    control = raw(db_path).execute("select hex(fts3_tokenizer('simple'))").fetchone()[0]
+    assert re.fullmatch(r"[0-9A-F]{16}", control)  # an address inside libsqlite3
+    for query in ("select hex(fts3_tokenizer('simple'))",
+                  "select fts3_tokenizer('simple', x'4141414141414141')",
+                  "select upper(FTS3_TOKENIZER('porter'))"):
+        r = sql(ds, query)
+        assert r.status_code == 400 and "not authorized" in r.text, query
+        assert control not in r.text
+
+
+@pytest.mark.parametrize("query", [
+    "select load_extension('/lib/x86_64-linux-gnu/libc.so.6')",
+    "select sqlite_compileoption_get(0)",
+    "select sqlite_compileoption_used('ENABLE_FTS3_TOKENIZER')",
+    "select count(*) from sqlite_stmt",
+    "select sql from sqlite_stmt",
+])
+def test_functions_and_tables_beyond_the_data_are_denied(ds, db_path, query):
+    if "load_extension" not in query:
+        raw(db_path).execute(query).fetchall()  # control: a plain connection answers
+    r = sql(ds, query)
+    assert r.status_code == 400 and re.search("not authorized|is prohibited", r.text), r.text[:300]
+
+
+def test_the_data_and_sqlites_public_functions_stay_reachable(ds):
+    r = sql(ds, "select count(*) as n, printf('%05d|%-4s|%.2f', 42, 'ab', 3.14159) as p, "
+                "sqlite_version() as v, json_array(1, 2) as j from events")
+    assert r.status_code == 200, r.text
+    row = r.json()[0]
+    assert row["n"] > 0 and row["p"] == "00042|ab  |3.14" and row["j"] == "[1,2]"
+    assert sql(ds, "select count(*) from dbstat").status_code == 200
+
+
+# ---------------------------------------------------------------- what one statement may cost
+
+@pytest.mark.parametrize("query", [
+    "select length(printf('%.*c', 900000000, 'x'))",
+    "select length(format('%.*c%.*c', 60000, 'x', 60000, 'y'))",
+    "select length(printf('%!.2000000000c', 'x'))",
+    "select hex(randomblob(400000000))",
+    "select length(zeroblob(200000))",
+    f"select length(replace(printf('%.*c', {MAX_LENGTH - 10}, 'a'), 'a', 'bb'))",
+    "select length(fold(printf('%.*c', 20000, 'x')))",
+    "select escape_fts(printf('%.*c', 400, 'x'))",
+])
+def test_oversized_values_are_refused_at_once(ds, query):
+    start = time.perf_counter()
+    r = sql(ds, query)
+    assert r.status_code == 400 and "string or blob too big" in r.text, r.text[:300]
+    assert time.perf_counter() - start < 0.5  # the control below ran for seconds
+
+
+def test_printf_control_runs_inside_one_step(db_path):
+    """Why printf is wrapped: on a plain connection with the same length limit, a large
+    %c precision still loops for its whole count, after the output has stopped growing."""
+    con = raw(db_path)
+    con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
+    start = time.perf_counter()
+    assert con.execute("select printf('%.*c', 300000000, 'x')").fetchone() == (None,)
+    assert time.perf_counter() - start > 0.5
+
+
+def test_printf_counts_repetitions_like_sqlite(ds):
+    r = sql(ds, f"select length(printf('%.*c', {MAX_LENGTH - 1}, 'x')) as a, "
+                "printf('%c|%3c|%.3c|%%|%s', 'a', 'b', 'c', 'd') as b, printf(NULL) as c, "
+                "printf('%.*c', '5', 'z') as d")
+    assert r.status_code == 200, r.text
+    assert r.json() == [{"a": MAX_LENGTH - 1, "b": "a|  b|ccc|%|d", "c": None, "d": "zzzzz"}]
+
+
+def test_a_result_is_bounded_in_bytes(ds):
+    query = (f"with recursive n(i) as (select 1 union all select i + 1 from n where i < 1000) "
+             f"select i, printf('%.*c', {MAX_LENGTH - 100}, 'x') as big from n")
+    r = sql(ds, query)
+    assert r.status_code == 400 and "result too big" in r.text
+    assert sql(ds, query.replace(" < 1000", " < 100")).status_code == 200  # 10 MB is allowed
+
+
+def test_fold_in_sql_is_bounded_and_caches_only_short_names():
+    with pytest.raises(OverflowError):
+        sql_fold("x" * (SQL_MAX_CHARS + 1))
+    _fold_cached.cache_clear()
+    sql_fold("Yo'ldashev " * 500)
+    sql_fold("Yo'ldashev")
+    assert _fold_cached.cache_info().currsize == 1
+
+
+def test_time_limit_reaches_inside_a_full_text_query(metadata, settings, db_path):
+    """A MATCH of thousands of prefix terms runs inside one SQLite step, where Datasette's
+    progress handler never runs; the watchdog interrupts it near the time limit."""
+    terms = " ".join(["a*"] * 3000)
+    con = raw(db_path)
+    start = time.perf_counter()
+    con.execute("select count(*) from search_index_fts where search_index_fts match ?", [terms]).fetchone()
+    alone = time.perf_counter() - start
+    assert alone > 1.0, "the control query is too quick on this machine to show anything"
+    ds = make_datasette(db_path, metadata, settings | {"sql_time_limit_ms": 100})
+    query = ("select count(*) from search_index_fts where search_index_fts match "
+             "(with recursive n(i) as (select 1 union all select i + 1 from n where i < 3000) "
+             "select group_concat('a*', ' ') from n)")
+    start = time.perf_counter()
+    r = sql(ds, query)
+    served = time.perf_counter() - start
+    assert r.status_code == 400 and "too long" in r.text
+    assert served < alone / 2, (served, alone)
+
+
+# ---------------------------------------------------------------- one client cannot starve the others
+
+RUNAWAY = ("with recursive n(i) as (select 1 union all select i + 1 from n) "
+           "select count(*) from n where i < 0")
+
+
+def test_visitor_sql_runs_on_its_own_threads(metadata, settings, db_path):
+    """Six runaway queries (more than the site's three SQL threads) are in flight when a cheap
+    page is asked for; it is answered first, while they are still running."""
+    ds = make_datasette(db_path, metadata, settings | {"sql_time_limit_ms": 1500})
+    done: list[str] = []
+
+    async def fetch(name, path):
+        r = await ds.client.get(path)
+        done.append(name)
+        return r
+
+    async def scenario():
+        hostile = [asyncio.create_task(fetch(f"runaway {i}", "/imu.json?" + urlencode({"sql": RUNAWAY})))
+                   for i in range(6)]
+        await asyncio.sleep(0.3)
+        cheap = await fetch("cheap", "/imu/sources.json?_shape=array")
+        return cheap, await asyncio.gather(*hostile)
+
+    cheap, hostile = asyncio.run(scenario())
+    assert cheap.status_code == 200 and len(cheap.json()) > 0
+    assert done[0] == "cheap", done
+    assert {r.status_code for r in hostile} <= {400, 503}
+    assert any(r.status_code == 400 and "too long" in r.text for r in hostile)
+
+
+def test_too_many_sql_requests_at_once_are_told_to_retry(metadata, settings, db_path):
+    ds = make_datasette(db_path, metadata, settings | {"sql_time_limit_ms": 1000})
+
+    async def flood():
+        return await asyncio.gather(*(ds.client.get("/imu.json?" + urlencode({"sql": RUNAWAY}))
+                                      for _ in range(12)))
+
+    responses = asyncio.run(flood())
+    busy = [r for r in responses if r.status_code == 503]
+    assert 1 <= len(busy) <= 12 - 8  # lanes.OPEN_REQUESTS are admitted
+    assert all(r.headers["retry-after"] == "2" and "try again" in r.text for r in busy)
+    assert asyncio.run(ds.client.get("/imu.json?sql=select+1")).status_code == 200  # admitted again
