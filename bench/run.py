@@ -192,7 +192,7 @@ def serve(args: list[str]) -> tuple[subprocess.Popen, str]:
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
-            if httpx.get(f"{base}/-/versions.json", timeout=2).status_code == 200:
+            if httpx.get(f"{base}/.json", timeout=2).status_code == 200:
                 return proc, base
         except httpx.HTTPError:
             pass

@@ -1,41 +1,94 @@
-"""A read-only site answers bad requests with 4xx, not 500.
+"""The public surface of a read-only site: what it answers, and 4xx, never 500, for bad requests.
 
-Datasette 0.65.5 answers some requests built from bad input with HTTP 500
-(tests/test_hardening.py sends each of them):
+Before Datasette sees a request (asgi_wrapper):
+- only GET, HEAD and OPTIONS are let in (405): the site has nothing to write, and any POST
+  to a canned query gave a 500 ('tuple' object has no attribute 'asgi_send');
+- under /-/ only static files and the metadata are served (404 otherwise): /-/threads
+  showed thread idents (memory addresses), /-/versions SQLite's compile options,
+  /-/settings and /-/databases the server's set-up, and the rest are debugging pages;
+- a data URL's format must be one Datasette or a plugin renders (404): Datasette answered
+  /imu/events.geojson or .atom with the HTML page and status 200;
+- a query string must not hold NUL characters, and search text is bounded (400,
+  fold.search_problem).
 
-- any POST to a canned query that is not writable ('tuple' object has no attribute
-  'asgi_send'); the site has nothing to write, so only GET, HEAD and OPTIONS are let in;
-- `?_timelimit=abc` (int() on the raw value);
-- `?_sort=` or `?_sort_desc=` a column the table does not have ("Cannot sort table by x",
-  raised without a status);
-- `?_where=` holding two statements (sqlite3's "You can only execute one statement").
-
-Each becomes Datasette's own error page or JSON with status 400 (405 for the methods).
+After Datasette fails on a request (handle_exception): an exception that a query string
+caused becomes Datasette's own error page or JSON with status 400. A fuzz of Datasette's
+parameters found these classes (tests/test_fuzz.py sends them): booleans that are not
+booleans (`_json_infinity=x`), JSON that is not JSON (`_through=`, `_facet={}`,
+`id__in=[1`), integers beyond SQLite's 64 bits (`id__gt=99999999999999999999`),
+`_timelimit=abc`, a sort by a column the table lacks, several statements in `_where`, and
+a query stopped by the time limit before a CSV stream began.
 """
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
+from urllib.parse import parse_qsl
 
 from datasette import hookimpl
+from datasette.database import QueryInterrupted
 from datasette.handle_exception import handle_exception as datasette_error_page
+from datasette.utils.asgi import Request
 from datasette.views.base import DatasetteError
 
+from fold import search_problem
+
 METHODS = {"GET", "HEAD", "OPTIONS"}
+PUBLIC_UNDER_DASH = re.compile(r"^/-/(static/|static-plugins/|metadata(\.json)?$)")
+# Datasette's index, database, table and row routes with a format (paths with a "-"
+# segment are Datasette's own or a plugin's, not data).
+DATA_FORMAT = re.compile(r"^/(?:[^/.]+(?:/[^/.]+(?:/[^/]+?)?)?)?\.(?P<format>\w+)$")
+SEARCH_PARAM = re.compile(r"^(q|_search(_.+)?)$")
+# Exceptions that a bad value in the query string raises inside Datasette.
+PARAMETER_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, sqlite3.Error,
+                    QueryInterrupted)
+
+
+def known_formats(datasette) -> set[str]:
+    return set(datasette.renderers) | {"csv", "jsono", "db"}
+
+
+def refusal(datasette, scope) -> tuple[int, str] | None:
+    """(status, message) for a request refused before Datasette sees it."""
+    if scope["method"] not in METHODS:
+        return 405, "Method not allowed: this site is read-only"
+    path = scope["path"]
+    if path.startswith("/-/") and not PUBLIC_UNDER_DASH.match(path):
+        return 404, "Not found"
+    m = DATA_FORMAT.match(path)
+    static = path == "/favicon.ico" or any(path.startswith(f"/{mount}/") for mount, _ in datasette.static_mounts)
+    if m and not static and "/-/" not in path and m["format"] not in known_formats(datasette):
+        return 404, f"Not found: this site has no .{m['format']} format"
+    query = scope.get("query_string", b"").decode("latin-1")
+    if "%00" in query or "\x00" in query:
+        return 400, "The query string contains a NUL character"
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if SEARCH_PARAM.match(key) and (problem := search_problem(value)):
+            return 400, f"{key}: {problem}"
+    return None
+
+
+async def send_error(datasette, scope, receive, send, status: int, message: str) -> None:
+    """Datasette's own error page (or JSON, for a .json URL) from outside Datasette."""
+    request = Request(scope, receive)
+    response = await datasette_error_page(datasette, request, DatasetteError(message, status=status))()
+    if status == 405:
+        response.headers["allow"] = ", ".join(sorted(METHODS))
+    await response.asgi_send(send)
 
 
 @hookimpl
-def asgi_wrapper():
+def asgi_wrapper(datasette):
     def wrap(app):
-        async def read_only(scope, receive, send):
-            if scope["type"] == "http" and scope["method"] not in METHODS:
-                await send({"type": "http.response.start", "status": 405,
-                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                        (b"allow", ", ".join(sorted(METHODS)).encode())]})
-                await send({"type": "http.response.body", "body": b"Method not allowed: this site is read-only"})
-                return
+        async def public_surface(scope, receive, send):
+            if scope["type"] == "http":
+                refused = refusal(datasette, scope)
+                if refused:
+                    return await send_error(datasette, scope, receive, send, *refused)
             await app(scope, receive, send)
 
-        return read_only
+        return public_surface
 
     return wrap
 
@@ -43,20 +96,30 @@ def asgi_wrapper():
 def bad_request(request, exception) -> str | None:
     """The message for an exception that a bad query string caused, else None."""
     args = request.args
+    if not request.query_string or not isinstance(exception, PARAMETER_ERRORS):
+        return None
+    if isinstance(exception, QueryInterrupted):
+        return "SQL query took too long"
     timelimit = args.get("_timelimit")
     if isinstance(exception, ValueError) and timelimit is not None and not timelimit.isdigit():
         return "_timelimit must be a whole number of milliseconds"
-    if isinstance(exception, DatasetteError) and exception.status == 500 \
-            and str(exception.message).startswith("Cannot sort table by"):
-        return exception.message
-    if isinstance(exception, (sqlite3.ProgrammingError, sqlite3.Warning)) and "_where" in args \
-            and "one statement at a time" in str(exception):
+    if isinstance(exception, json.JSONDecodeError):
+        return f"A parameter that should hold JSON does not: {exception}"
+    if isinstance(exception, OverflowError):
+        return "A number in the query string is too large (SQLite integers are 64-bit)"
+    if "one statement at a time" in str(exception):
         return "_where must be a single SQL expression"
-    return None
+    if type(exception).__name__ == "ValueAsBooleanError":
+        return "A parameter that should be a boolean (on, off, 1, 0, true, false) is not"
+    detail = str(exception) or type(exception).__name__
+    return f"Bad request: the query string could not be used ({detail[:200]})"
 
 
 @hookimpl
 def handle_exception(datasette, request, exception):
+    if isinstance(exception, DatasetteError) and exception.status == 500 \
+            and str(exception.message).startswith("Cannot sort table by"):
+        return datasette_error_page(datasette, request, DatasetteError(exception.message, status=400))
     message = bad_request(request, exception)
     if message is None:
         return None

@@ -94,7 +94,7 @@ def datasette_server(db_path: Path, settings: dict, workdir: Path):
             if proc.poll() is not None:
                 raise RuntimeError(f"datasette exited with {proc.returncode}:\n{log.read_text()}")
             try:
-                urllib.request.urlopen(url + "/-/versions.json", timeout=1).close()
+                urllib.request.urlopen(url + "/.json", timeout=1).close()
                 break
             except OSError:
                 time.sleep(0.1)
