@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
+import traceback
 from urllib.parse import parse_qsl
 
 from datasette import hookimpl
@@ -34,11 +35,29 @@ class Lanes(concurrent.futures.Executor):
         self.open = concurrent.futures.ThreadPoolExecutor(open_threads, thread_name_prefix="open-sql")
 
     def submit(self, fn, /, *args, **kwargs):
-        return (self.open if OPEN_SQL.get() else self.main).submit(fn, *args, **kwargs)
+        return (self.open if OPEN_SQL.get() else self.main).submit(in_sql_thread, fn, *args, **kwargs)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         for pool in (self.main, self.open):
             pool.shutdown(wait, cancel_futures=cancel_futures)
+
+
+def in_sql_thread(fn, /, *args, **kwargs):
+    """Run fn; if it fails, free its frames' locals here, in the SQL thread.
+
+    A failed query's exception carries Datasette's frames, and with them its cursor, to
+    the event loop. Freed there, the cursor resets its statement, which waits for the
+    connection's lock, held by whatever query that thread runs next: the whole site then
+    stopped for up to the time limit each time a runaway query failed."""
+    try:
+        return fn(*args, **kwargs)
+    except BaseException as exc:
+        seen = set()
+        while exc is not None and id(exc) not in seen:
+            seen.add(id(exc))
+            traceback.clear_frames(exc.__traceback__)
+            exc = exc.__cause__ or exc.__context__
+        raise
 
 
 def carries_sql(scope) -> bool:

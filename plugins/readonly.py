@@ -117,8 +117,9 @@ def bad_request(request, exception) -> str | None:
 
 @hookimpl
 def handle_exception(datasette, request, exception):
-    if isinstance(exception, DatasetteError) and exception.status == 500 \
-            and str(exception.message).startswith("Cannot sort table by"):
+    if isinstance(exception, DatasetteError) and exception.status == 500 and request.query_string:
+        # Datasette's own words about a bad request ("Cannot sort table by x", "Cannot use
+        # _sort and _sort_desc at the same time"), raised without a status
         return datasette_error_page(datasette, request, DatasetteError(exception.message, status=400))
     message = bad_request(request, exception)
     if message is None:

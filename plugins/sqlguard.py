@@ -18,9 +18,12 @@ the README's "What the dataset guarantees" lists what is denied and why.
   after the output outgrows MAX_LENGTH (9e8 took 5 s). It is replaced by a wrapper that
   refuses a total `%c` repetition above MAX_LENGTH and hands everything else to
   SQLite's own printf, on a private connection of the same thread.
-- A watchdog calls `interrupt()` on any connection still inside a query shortly after
-  its time limit; SQLite checks for that inside full-text queries and sorts, where the
-  progress handler is not called.
+- The time limit is kept by a watchdog thread that calls `interrupt()` on a connection
+  whose query outlives it. SQLite checks for that in its loops and inside full-text
+  queries, where Datasette's progress handler was never called; and no Python callback
+  runs every thousand SQLite instructions, which had made runaway queries on other
+  threads compete with every page for Python's global lock (20 of them kept a cheap page
+  waiting 12 s).
 - A result may hold at most MAX_RESULT_BYTES of text and blobs, so a query cannot fill
   memory with a thousand rows of maximal values.
 - A Python function refusing its input (fold, escape_fts, printf) is an SQL error like
@@ -55,7 +58,6 @@ DENIED_FUNCTIONS = frozenset({
     "fts3_tokenizer", "load_extension", "sqlite_compileoption_get", "sqlite_compileoption_used",
 })
 DENIED_TABLES = frozenset({"sqlite_stmt"})
-WATCHDOG_GRACE = 0.1  # seconds after the time limit; the progress handler usually fires first
 
 
 def authorize(action, arg1, arg2, database, source):
@@ -141,54 +143,54 @@ def bounded_row(cursor, row):
     return sqlite3.Row(cursor, row)
 
 
-# ---------------------------------------------------------------- watchdog
+# ---------------------------------------------------------------- time limit
 
 class Watchdog:
-    """One thread that interrupts connections still running past their deadline."""
+    """One thread that interrupts each connection whose query outlives its deadline."""
 
-    def __init__(self, tick: float = 0.05):
-        self.tick = tick
-        self.lock = threading.Lock()
+    def __init__(self):
+        self.wake = threading.Condition()
         self.deadlines: dict[int, tuple[float, sqlite3.Connection]] = {}
         self.thread = None
 
     @contextlib.contextmanager
     def guard(self, conn: sqlite3.Connection, seconds: float):
-        key = id(conn)
-        with self.lock:
-            self.deadlines[key] = (time.monotonic() + seconds, conn)
+        key, deadline = id(conn), time.monotonic() + seconds
+        with self.wake:
+            earliest = min((d for d, _ in self.deadlines.values()), default=None)
+            self.deadlines[key] = (deadline, conn)
             if self.thread is None:
                 self.thread = threading.Thread(target=self.run, name="sqlguard-watchdog", daemon=True)
                 self.thread.start()
+            elif earliest is None or deadline < earliest:
+                self.wake.notify()
         try:
             yield
         finally:
-            with self.lock:  # interrupt() is only called under the lock, while registered
+            with self.wake:  # interrupt() is only called under this lock, while registered
                 self.deadlines.pop(key, None)
 
     def run(self):
-        while True:
-            time.sleep(self.tick)
-            now = time.monotonic()
-            with self.lock:
+        with self.wake:
+            while True:
+                now = time.monotonic()
                 for key, (deadline, conn) in list(self.deadlines.items()):
                     if now >= deadline:
                         conn.interrupt()
                         del self.deadlines[key]
+                earliest = min((d for d, _ in self.deadlines.values()), default=None)
+                self.wake.wait(None if earliest is None else earliest - now)
 
 
 def patch_timelimit() -> None:
-    """Back Datasette's progress-handler time limit with a watchdog; once per process
-    (Datasette runs a plugins folder's modules again for each instance)."""
-    progress_timelimit = datasette.database.sqlite_timelimit
-    if getattr(progress_timelimit, "watchdog", None):
+    """Replace Datasette's time limit with the watchdog; once per process (Datasette runs a
+    plugins folder's modules again for each instance)."""
+    if getattr(datasette.database.sqlite_timelimit, "watchdog", None):
         return
     watchdog = Watchdog()
 
-    @contextlib.contextmanager
     def sqlite_timelimit(conn, ms):
-        with progress_timelimit(conn, ms), watchdog.guard(conn, ms / 1000 + WATCHDOG_GRACE):
-            yield
+        return watchdog.guard(conn, ms / 1000)
 
     sqlite_timelimit.watchdog = watchdog
     datasette.database.sqlite_timelimit = sqlite_timelimit

@@ -37,6 +37,7 @@ FOUND = [
     ("/imu/events.json?id__in=%5B1", "should hold JSON"),
     ("/imu/events.json?_timelimit=abc", "_timelimit"),
     ("/imu/events.json?_sort=nope", "Cannot sort"),
+    ("/imu/events.json?_sort=id&_sort_desc=id", "Cannot use _sort and _sort_desc"),
     ("/imu/events.json?_where=1%3B+select+1", "single SQL expression"),
 ]
 
