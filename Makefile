@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 SEEDS := $(wildcard seeds/*.yml)
 SETTINGS = $(shell $(PY) -c "import json; print(' '.join(f'--setting {k} {str(v).lower() if isinstance(v, bool) else v}' for k, v in json.load(open('settings.json')).items()))")
 
-.PHONY: serve test build browser clean
+.PHONY: serve test build test-deps clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
-imu.db: $(INSTALLED) build_db.py schema.py fold.py $(SEEDS)
+imu.db: $(INSTALLED) build_db.py schema.py fold.py seedparse.py quotes.py cache.py $(SEEDS)
 	$(PY) build_db.py --seeds seeds --out imu.db
 
 inspect.json: imu.db
@@ -28,12 +28,15 @@ serve: build
 		--plugins-dir plugins --template-dir templates \
 		--host 127.0.0.1 --port $(PORT) $(SETTINGS)
 
-# Browser tests drive Debian's Chromium; install it when it is missing.
-browser:
-	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the browser tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+# Browser tests drive Debian's Chromium, and the build's tests compare `sqlite3 .dump`
+# outputs; install what is missing (as root, through apt).
+test-deps:
+	@missing=""; test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	test -x /usr/bin/sqlite3 || missing="$$missing sqlite3"; \
+	if [ -n "$$missing" ]; then echo "installing Debian's$$missing for the tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-test: $(INSTALLED) browser
+test: $(INSTALLED) test-deps
 	$(PY) -m pytest
 
 clean:

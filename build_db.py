@@ -16,15 +16,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import errno
 import gc
 import hashlib
 import json
 import os
 import pickle
 import re
-import reprlib
 import shutil
+import signal
 import sqlite3
+import stat
 import sys
 import tempfile
 import time
@@ -36,20 +38,23 @@ from pathlib import Path
 
 import pycountry
 import sqlite_utils
-import yaml
 
+from cache import Cache, code_version, file_key, sweep
 from fold import fold
+from quotes import DOCS, Documents, check_claims
+from seedparse import Mapping, duplicate_errors, read_seed, short
 from schema import (
     EXTRA_COLUMNS, FTS, FTS_TOKENIZE, INDEXES, RECORDS, SLUG, TOP_LEVEL, Field, Record,
 )
 
 SLUG_RE = re.compile(SLUG)
 MAX_SLUG_LEN = 100  # ids and references; the longest id in the seeds is under 50
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, newline, CR are fine
+# C0 and C1 controls (tab, newline and CR are fine) and the invisible format characters
+# (Unicode's Cf: zero-width spaces and joiners, bidi overrides and isolates, a BOM).
+UNSEEN_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "".join(
+    re.escape(chr(c)) for c in range(0xA0, 0x110000) if unicodedata.category(chr(c)) == "Cf") + "]")
 DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
-MAX_FILE_BYTES = 200 * 1024 * 1024
-MAX_DEPTH = 1000  # libyaml's C composer recurses and crashes the process somewhere past 20,000
 
 
 class BuildError(Exception):
@@ -58,167 +63,6 @@ class BuildError(Exception):
     def __init__(self, errors: list[str]):
         super().__init__(f"{len(errors)} error(s)")
         self.errors = errors
-
-
-# ---------------------------------------------------------------- parsing
-
-class Mapping(dict):
-    """A YAML mapping that remembers the line of each of its keys, and keys given twice."""
-
-    __slots__ = ("line", "key_lines", "duplicates")
-
-    def line_of(self, key: str) -> int:
-        return self.key_lines.get(key, self.line)
-
-
-class SeedLoader(yaml.CSafeLoader):
-    """The C loader, keeping line numbers and refusing duplicate keys."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self.with_duplicates: list[Mapping] = []
-
-    def construct_mapping(self, node, deep=False):
-        mapping = Mapping()
-        mapping.line = node.start_mark.line + 1
-        mapping.key_lines = {}
-        mapping.duplicates = []  # (line, key); check_record reports them with the field path
-        seen = set()
-        for key_node, _ in node.value:  # the mapping's own keys, before any `<<:` merge
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = key_node.value if isinstance(key_node.value, str) else repr(key_node.value)
-            if key in seen:
-                mapping.duplicates.append((key_node.start_mark.line + 1, key))
-            seen.add(key)
-        if mapping.duplicates:
-            self.with_duplicates.append(mapping)
-        self.flatten_mapping(node)  # merged keys come first, so the mapping's own win
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, str):
-                key = str(key)
-            mapping[key] = self.construct_object(value_node, deep=deep)
-            mapping.key_lines[key] = key_node.start_mark.line + 1
-        return mapping
-
-
-class Sequence(list):
-    """A YAML list that remembers the line of each of its items."""
-
-    __slots__ = ("line", "item_lines")
-
-    def line_of(self, i: int) -> int:
-        return self.item_lines[i] if i < len(self.item_lines) else self.line
-
-
-def construct_sequence(loader, node):
-    seq = Sequence()
-    seq.line = node.start_mark.line + 1
-    seq.item_lines = [n.start_mark.line + 1 for n in node.value]
-    yield seq  # filled in afterwards, so a list may contain itself, as in PyYAML
-    seq.extend(loader.construct_sequence(node))
-
-
-SeedLoader.add_constructor("tag:yaml.org,2002:map", SeedLoader.construct_mapping)
-SeedLoader.add_constructor("tag:yaml.org,2002:seq", construct_sequence)
-# Unquoted dates stay text: PyYAML would raise on 2001-13-45, and check_value
-# gives a better message about the field than the parser could.
-SeedLoader.add_constructor("tag:yaml.org,2002:timestamp", SeedLoader.construct_yaml_str)
-
-
-class _ShortRepr(reprlib.Repr):
-    """repr() cut short, so a huge or self-referencing value cannot stall an error message."""
-
-    def __init__(self):
-        super().__init__()
-        self.maxlevel, self.maxlist, self.maxdict, self.maxstring, self.maxother = 2, 4, 4, 60, 60
-
-    def repr_Mapping(self, x, level):
-        return self.repr_dict(x, level)
-
-    def repr_Sequence(self, x, level):
-        return self.repr_list(x, level)
-
-
-_short_repr = _ShortRepr()
-
-
-def short(value) -> str:
-    """A value's type and a bounded repr, for error messages."""
-    kind = {dict: "mapping", Mapping: "mapping", list: "list", Sequence: "list",
-            type(None): "null"}.get(type(value), type(value).__name__)
-    return f"{kind} {_short_repr.repr(value)}"
-
-
-def read_seed(path: Path, label: str) -> tuple[object, list[str], list[Mapping]]:
-    """Parse one seed file; syntax and encoding problems come back as errors.
-
-    Also returns the mappings that have a key twice, for check_file to report.
-    """
-    data = path.read_bytes()
-    if len(data) > MAX_FILE_BYTES:
-        return None, [f"{label}:1: file is {len(data)} bytes, more than the {MAX_FILE_BYTES} allowed"], []
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return None, [f"{label}:{line}: file is not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start})"], []
-    if not text.strip():
-        return None, [f"{label}:1: file is empty; expected a mapping such as 'events: [...]'"], []
-    deep = too_deep(text)
-    if deep:
-        return None, [f"{label}:{deep}: YAML nesting is deeper than {MAX_DEPTH} levels"], []
-    loader = SeedLoader(text)
-    try:
-        doc = loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        lines = text.splitlines()
-        if mark and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
-            problem += " (a tab: indent with spaces)"
-        return None, [f"{label}:{line}: YAML syntax error: {problem}"], []
-    except yaml.YAMLError as exc:
-        return None, [f"{label}:1: YAML error: {exc}"], []
-    except RecursionError:
-        return None, [f"{label}:1: YAML nesting is too deep"], []
-    finally:
-        loader.dispose()
-    return doc, [], loader.with_duplicates
-
-
-def duplicate_errors(mapping: Mapping, label: str, where: str) -> list[str]:
-    """Errors for the keys given twice in one mapping; reported once, then forgotten."""
-    prefix = f"{where}." if where else ""
-    errors = [f"{label}:{line}: {prefix}{key}: duplicate key (each key may appear once per mapping; "
-              f"PyYAML would keep only the last)" for line, key in mapping.duplicates]
-    mapping.duplicates = []
-    return errors
-
-
-def too_deep(text: str) -> int | None:
-    """The line where nesting passes MAX_DEPTH, if it does.
-
-    Each level of nesting needs a bracket or more indentation, so most files are
-    cleared by counting; only the rest are walked event by event.
-    """
-    bound = text.count("[") + text.count("{") + 2 * max(map(len, text.splitlines()), default=0) + 2
-    if bound <= 5 * MAX_DEPTH:
-        return None
-    depth = 0
-    try:
-        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return event.start_mark.line + 1
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-    except yaml.YAMLError:
-        pass  # the real parse reports it with its line
-    return None
 
 
 # ------------------------------------------------------------- validation
@@ -231,6 +75,7 @@ class FileResult:
     where: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, id) -> location
     refs: list[tuple[str, str, str]] = field(default_factory=list)  # (table, id, location)
     errors: list[str] = field(default_factory=list)
+    suffixes: dict[str, int] = field(default_factory=dict)  # generated id -> next number to try
 
 
 def parse_date(value, side: str) -> str | None:
@@ -243,7 +88,7 @@ def parse_date(value, side: str) -> str | None:
         value = str(value)
     if not isinstance(value, str):
         return None
-    m = DATE_RE.match(value)
+    m = DATE_RE.fullmatch(value)
     if not m:
         return None
     year, month, day = int(m[1]), m[2] and int(m[2]), m[3] and int(m[3])
@@ -265,13 +110,16 @@ def check_value(f: Field, value) -> tuple[object, str | None]:
             return None, f"expected text, got {short(value)}"
         if not value.strip():
             return None, "is empty"
-        bad = CONTROL_RE.search(value)
+        bad = UNSEEN_RE.search(value)
         if bad:
-            return None, f"contains the control character U+{ord(bad[0]):04X} at position {bad.start()}"
+            c = bad[0]
+            what = f"control character U+{ord(c):04X}" if unicodedata.category(c) == "Cc" else \
+                f"invisible character U+{ord(c):04X} ({unicodedata.name(c, 'format').lower()})"
+            return None, f"contains the {what} at position {bad.start()}"
         limit = min(f.max_len, MAX_SLUG_LEN) if f.type in ("slug", "ref") else f.max_len
         if len(value) > limit:
             return None, f"is {len(value)} characters long, more than the {limit} allowed"
-        if f.type in ("slug", "ref") and not SLUG_RE.match(value):
+        if f.type in ("slug", "ref") and not SLUG_RE.fullmatch(value):
             return None, f"{value!r:.80} is not a lower-case slug (letters, digits, single hyphens)"
         if f.type == "country" and value not in COUNTRIES:
             return None, f"{value!r:.20} is not an ISO 3166-1 alpha-2 country code"
@@ -349,12 +197,13 @@ def check_record(rec_type: str, item, where: str, label: str, result: FileResult
     rec_id = row["id"]
     if rec_id is None:
         return None
-    if generated and rec_type in ("claims", "aliases"):  # e.g. two claims of one source
-        n = 2
-        while (spec.table, row["id"]) in result.where:
-            row["id"] = f"{rec_id}-{n}"
+    if generated and rec_type in ("claims", "aliases") and (spec.table, rec_id) in result.where:
+        # e.g. two claims of one source: -2, -3...; each base remembers where it got to
+        n = result.suffixes.get(rec_id, 2)
+        while (spec.table, f"{rec_id}-{n}") in result.where:
             n += 1
-        rec_id = row["id"]
+        result.suffixes[rec_id] = n + 1
+        rec_id = row["id"] = f"{rec_id}-{n}"
 
     key = (spec.table, rec_id)
     loc = f"{label}:{item.line}: {where}"
@@ -424,10 +273,10 @@ def check_place(row, item, where, label, errors):
                       f"{high} is less than fatalities_low {low}")
 
 
-def check_file(path_str: str, label: str) -> FileResult:
-    """Parse and validate one seed file on its own (runs in a worker process)."""
+def check_file(data: bytes, label: str) -> FileResult:
+    """Parse and validate one seed file's bytes on their own (runs in a worker process)."""
     result = FileResult()
-    doc, result.errors, with_duplicates = read_seed(Path(path_str), label)
+    doc, result.errors, with_duplicates = read_seed(data, label)
     check_doc(doc, label, result)
     for mapping in with_duplicates:  # those outside any record: in a value, an unused anchor
         result.errors.extend(duplicate_errors(mapping, label, ""))
@@ -647,14 +496,23 @@ def file_search_rows(rows: dict[str, list[dict]]) -> list[dict]:
 # (in parallel for big inputs). The parts are inserted one after another into a new
 # file; what spans files (ids used twice, references) is checked by SQLite's keys and
 # `foreign_key_check`, and on any failure merge() words every error from the parts.
-# Parts are cached by content, so a rebuild after a few files changed updates a copy
-# of the last database instead: the old parts' rows out, the new parts' rows in.
+# Parts are cached by content (cache.py), so a rebuild after a few files changed
+# updates a copy of the last database instead: the old parts' rows out, the new in.
+#
+# A row's rowid is made from its file's name and its place among that file's rows of
+# the table, so a table's rows stand in the same order however the database was made,
+# and an incremental build's `.dump` is the full build's, byte for byte.
 
-TABLES = {t: list(table_columns(t)) for t in TABLE_ORDER} | {"search_index": list(SEARCH_COLUMNS)}
-KEYS = {t: ("type", "item_id") if t == "search_index" else ("id",) for t in TABLES}
+TABLES = {t: ["rowid", *table_columns(t)] for t in TABLE_ORDER} | {"search_index": ["rowid", *SEARCH_COLUMNS]}
 INSERT_SQL = {t: f"insert into [{t}] ({', '.join(f'[{c}]' for c in cols)}) "
                  f"values ({', '.join('?' for _ in cols)})" for t, cols in TABLES.items()}
 PARALLEL_BYTES = 2_000_000  # below this, worker processes cost more than they save
+ROWS_PER_FILE = 2**31  # rowids of one file's rows of one table: its base + 0 .. 2**31 - 1
+
+
+def rowid_base(label: str) -> int:
+    digest = hashlib.sha256(Path(label).name.encode()).digest()
+    return (int.from_bytes(digest[:4], "big") & 0x7FFFFFFF) * ROWS_PER_FILE
 
 
 @dataclass
@@ -667,15 +525,17 @@ class Part:
     result: FileResult  # errors, ids and references (its rows are in `tables`)
 
 
-def make_part(label: str, key: str = "") -> Part:
-    """Check one file and derive its rows for every table (runs in a worker process)."""
-    result = check_file(label, label)
+def make_part(label: str, data: bytes, key: str = "") -> Part:
+    """Check one file's bytes and derive its rows for every table (runs in a worker process)."""
+    result = check_file(data, label)
     tables = {}
     if not result.errors:
         rows = dict(result.rows)
         add_popups(rows)
         rows["search_index"] = file_search_rows(rows)
-        tables = {t: [tuple(r.get(c) for c in TABLES[t]) for r in rows[t]] for t in TABLES if rows.get(t)}
+        base = rowid_base(label)
+        tables = {t: [(base + i, *(r.get(c) for c in TABLES[t][1:])) for i, r in enumerate(rows[t])]
+                  for t in TABLES if rows.get(t)}
     result.rows = {}
     return Part(label, key, tables, result)
 
@@ -693,89 +553,29 @@ def no_gc():
             gc.enable()
 
 
-def part_job(label: str, key: str, cache_dir: str | None) -> bytes:
-    """make_part() pickled once, both for the parent process and for the cache.
+def part_job(label: str, version: bytes | None, cache_dir: str | None) -> bytes:
+    """Read the file once, key it by those bytes, and make_part() from the same bytes;
+    pickled once, both for the parent process and for the cache (under that key).
 
     Plain tuples, so that `python build_db.py` and `import build_db` share the cache.
     """
+    try:
+        data = Path(label).read_bytes()
+    except OSError as exc:
+        return pickle.dumps((label, "", {}, [f"{label}: cannot read: {exc.strerror or exc}"], {}, []))
+    key = file_key(version, label, data) if version is not None else ""
     with no_gc():
-        p = make_part(label, key)
+        p = make_part(label, data, key)
     blob = pickle.dumps((p.label, p.key, p.tables, p.result.errors, p.result.where, p.result.refs),
                         pickle.HIGHEST_PROTOCOL)
-    if cache_dir:
-        Cache.write(Path(cache_dir), key, blob)
+    if cache_dir and not p.result.errors:
+        Cache.write_to(Path(cache_dir), key, blob)
     return blob
 
 
 def unpickle_part(blob: bytes) -> Part:
     label, key, tables, errors, where, refs = pickle.loads(blob)
     return Part(label, key, tables, FileResult(where=where, refs=refs, errors=errors))
-
-
-class Cache:
-    """Parts by file content, in a folder beside the database, with a manifest of the
-    files that made the database as it is now."""
-
-    def __init__(self, out: Path):
-        self.dir = out.parent / f".{out.name}.cache"
-
-    @staticmethod
-    def version() -> bytes:
-        """A part is only as good as the code that made it."""
-        here = Path(__file__).resolve().parent
-        code = b"".join((here / name).read_bytes() for name in ("build_db.py", "schema.py", "fold.py"))
-        return code + " ".join(sorted(COUNTRIES)).encode() + sqlite3.sqlite_version.encode()
-
-    def keys(self, labels: list[str]) -> dict[str, str]:
-        version = hashlib.sha256(self.version()).digest()
-        keys = {}
-        for label in labels:
-            h = hashlib.sha256(version)
-            h.update(label.encode() + b"\0")
-            h.update(Path(label).read_bytes())
-            keys[label] = h.hexdigest()[:32]
-        return keys
-
-    @staticmethod
-    def write(folder: Path, key: str, blob: bytes) -> None:
-        folder.mkdir(exist_ok=True)
-        tmp = folder / f".{key}.{os.getpid()}.tmp"
-        tmp.write_bytes(blob)
-        os.replace(tmp, folder / f"{key}.part")
-
-    def get(self, key: str) -> Part | None:
-        try:
-            return unpickle_part((self.dir / f"{key}.part").read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, ValueError):
-            return None
-
-    def has(self, key: str) -> bool:
-        return (self.dir / f"{key}.part").exists()
-
-    @staticmethod
-    def stamp(out: Path) -> list[int]:
-        st = out.stat()
-        return [st.st_ino, st.st_size, st.st_mtime_ns]
-
-    def manifest(self, out: Path) -> dict[str, str] | None:
-        """The files (label -> key) that made `out`, if `out` is still what they made."""
-        try:
-            saved = json.loads((self.dir / "manifest.json").read_text())
-            return saved["files"] if saved["db"] == self.stamp(out) else None
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    def save(self, stamp: list[int], keys: dict[str, str]) -> None:
-        """Record what made the database with this stamp, and forget the parts of files
-        that are gone or changed."""
-        self.dir.mkdir(exist_ok=True)
-        tmp = self.dir / f".manifest.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({"db": stamp, "files": keys}, indent=1))
-        os.replace(tmp, self.dir / "manifest.json")
-        keep = {f"{k}.part" for k in keys.values()}
-        for path in self.dir.glob("*.part"):
-            if path.name not in keep:
-                path.unlink(missing_ok=True)
 
 
 VERBOSE = {"on": False, "start": 0.0}
@@ -788,28 +588,100 @@ def log(message: str) -> None:
 
 
 def seed_paths(seeds: Path) -> list[Path]:
-    paths = sorted(seeds.glob("*.yml")) + sorted(seeds.glob("*.yaml"))
+    """The folder's *.yml and *.yaml files, sorted; names starting with a dot (editors'
+    lock files such as .#events.yml, hidden files) are not seeds. Every entry that
+    cannot be read as a file is an error of its own."""
+    try:
+        entries = sorted(p for p in seeds.iterdir() if p.suffix in (".yml", ".yaml") and not p.name.startswith("."))
+    except OSError as exc:
+        raise BuildError([f"{seeds}: cannot list the seeds folder: {exc.strerror or exc}"]) from None
+    errors, paths = [], []
+    for path in entries:
+        problem = not_a_seed_file(path)
+        if problem:
+            errors.append(f"{path}: {problem}")
+        else:
+            paths.append(path)
+    if errors:
+        raise BuildError(errors)
     if not paths:
         raise BuildError([f"{seeds}: no *.yml seed files found"])
     return paths
 
 
+def not_a_seed_file(path: Path) -> str | None:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if path.is_symlink():
+            return f"broken symbolic link (to {os.readlink(path)!r:.100})"
+        return f"cannot read: {exc.strerror or exc}"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a folder, not a seed file"
+    if not stat.S_ISREG(st.st_mode):
+        kind = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+                stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        return f"is {kind}, not a seed file"
+    if not os.access(path, os.R_OK):
+        return "cannot read: Permission denied"
+    return None
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a parser process: be killed when the build is (Linux), and leave Ctrl-C to it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the build died before prctl
+        os._exit(1)
+
+
+@contextlib.contextmanager
+def worker_pool(jobs: int):
+    """Parser processes that never outlive the build: on any exception (Ctrl-C, SIGTERM)
+    they are killed at once rather than left to finish queued files."""
+    pool = ProcessPoolExecutor(jobs, initializer=_die_with_parent, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def parts(labels: list[str], keys: dict[str, str], jobs: int | None, cache: Cache | None):
     """Each file's Part, in order: from the cache, or made (by `jobs` processes)."""
-    todo = [label for label in labels if not (cache and cache.has(keys[label]))]
+    cached = {label: cache.read(keys[label]) for label in labels if cache and cache.has(keys[label])}
+    todo = [label for label in labels if not cached.get(label)]
     size = sum(Path(label).stat().st_size for label in todo)
     jobs = jobs or (min(len(todo), os.cpu_count() or 1) if size > PARALLEL_BYTES else 1)
+    version = cache.version if cache else None
     cache_dir = str(cache.dir) if cache else None
     if jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(jobs) as pool:
-            futures = {label: pool.submit(part_job, label, keys[label], cache_dir) for label in todo}
+        with worker_pool(jobs) as pool:
+            futures = {label: pool.submit(part_job, label, version, cache_dir) for label in todo}
             for label in labels:
-                part = unpickle_part(futures.pop(label).result()) if label in futures else cache.get(keys[label])
-                yield part or unpickle_part(part_job(label, keys[label], cache_dir))
+                yield unpickle_part(futures.pop(label).result() if label in futures else cached[label])
     else:
         for label in labels:
-            part = cache.get(keys[label]) if cache and label not in todo else None
-            yield part or unpickle_part(part_job(label, keys[label], cache_dir))
+            yield unpickle_part(cached.get(label) or part_job(label, version, cache_dir))
+
+
+def locate(labels: list[str], keys: dict[str, str], cache: Cache | None,
+           problems: list[tuple[str, str, str]]) -> list[str]:
+    """`file:line: record.field: message` for problems found in the database, as (table, id, message)."""
+    wanted = {(table, rec_id) for table, rec_id, _ in problems}
+    where = {}
+    for part in parts(labels, keys, None, cache):
+        where.update({k: v for k, v in part.result.where.items() if k in wanted})
+    return [f"{where.get((table, rec_id), f'{table} {rec_id!r}')}.{message}" for table, rec_id, message in problems]
 
 
 def report(labels: list[str], keys: dict[str, str], cache: Cache | None) -> None:
@@ -817,37 +689,15 @@ def report(labels: list[str], keys: dict[str, str], cache: Cache | None) -> None
     merge([part.result for part in parts(labels, keys, None, cache)])
 
 
-# The source documents, beside the project in ../shared/seeds; claims of a source whose
-# `document` is found there get `quote_offset`, so they can be read in document order.
-DOCS = Path(__file__).resolve().parent.parent / "shared" / "seeds"
-_QUOTE_MARKS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
-                              "\u02bc": "'", "\u02bb": "'", "\u201c": '"', "\u201d": '"',
-                              "\u201e": '"', "\u00ab": '"', "\u00bb": '"', "\u2010": "-",
-                              "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
-                              "\u2212": "-", "\u00a0": " "})
-_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|\u2026)\s*")
-
-
-def normalise(text: str) -> str:
-    """The comparison shared/tools/check_quotes.py makes: NFKC, plain quotes and dashes, single spaces."""
-    return " ".join(unicodedata.normalize("NFKC", text).translate(_QUOTE_MARKS).split())
-
-
-def set_quote_offsets(conn: sqlite3.Connection, docs: Path = DOCS) -> None:
-    """claims.quote_offset: where the quote's first part starts in its (normalised) document."""
-    texts: dict[str, str | None] = {}
-    updates = []
-    for claim_id, quote, document in conn.execute(
-            "select c.id, c.quote, s.document from claims c join sources s on s.id = c.source_id "
-            "where s.document is not null order by c.id"):
-        if document not in texts:
-            path = docs / document
-            texts[document] = normalise(path.read_text(encoding="utf-8")) if path.is_file() else None
-        first = next((part for part in _ELLIPSIS.split(quote) if part.strip()), "")
-        if texts[document] is not None and first:
-            at = texts[document].find(normalise(first))
-            updates.append((at if at >= 0 else None, claim_id))
-    conn.executemany("update claims set quote_offset = ? where id = ?", updates)
+def check_quotes(conn: sqlite3.Connection, docs: Documents | None, claims: set[str] | None = None):
+    """Problems (table, id, message) with claims' quotes; sets quote_offset where found.
+    Returns the problems and how many claims' quote_offset changed."""
+    if docs is None:
+        return [], 0
+    problems, offsets = check_claims(conn, docs, claims)
+    changed = conn.executemany("update claims set quote_offset = ? where id = ? and quote_offset is not ?",
+                               [(at, claim_id, at) for at, claim_id in offsets]).rowcount
+    return problems, changed
 
 
 def finish(db: sqlite_utils.Database, path: Path) -> list[str]:
@@ -858,7 +708,6 @@ def finish(db: sqlite_utils.Database, path: Path) -> list[str]:
     together) while the FTS indexes are built; those, whose tables have no other
     index, get a quick_check after. Returns the problems found.
     """
-    set_quote_offsets(db.conn)
     db.index_foreign_keys()
     for table, indexes in INDEXES.items():
         for columns in indexes:
@@ -872,12 +721,20 @@ def finish(db: sqlite_utils.Database, path: Path) -> list[str]:
         # Search last: a later table rebuild would silently drop the FTS triggers.
         for table, columns in FTS.items():
             db[table].enable_fts(columns, tokenize=FTS_TOKENIZE, create_triggers=True)
-        db.execute("analyze")
+        analyze(db.conn)
         db.conn.commit()
         problems = checked.result()
     problems += db_problems(path, quick=True, foreign_keys=False)
     db.execute("pragma journal_mode = delete")  # back to one file, ready to rename
     return problems
+
+
+def analyze(conn: sqlite3.Connection) -> None:
+    """ANALYZE, with sqlite_stat1's rows in one order whatever the database's history."""
+    conn.execute("analyze")
+    rows = conn.execute("select tbl, idx, stat from sqlite_stat1 order by tbl, idx").fetchall()
+    conn.execute("delete from sqlite_stat1")
+    conn.executemany("insert into sqlite_stat1 (tbl, idx, stat) values (?, ?, ?)", rows)
 
 
 def db_problems(path: Path, quick: bool = False, foreign_keys: bool = True) -> list[str]:
@@ -895,16 +752,18 @@ def db_problems(path: Path, quick: bool = False, foreign_keys: bool = True) -> l
 
 
 def load(labels: list[str], keys: dict[str, str], path: Path, jobs: int | None,
-         cache: Cache | None) -> dict[str, int]:
-    """Write every file's rows into a new SQLite file at path; returns rows per table."""
+         cache: Cache | None, docs: Documents | None) -> tuple[dict[str, int], dict[str, str]]:
+    """Write every file's rows into a new SQLite file at path; returns rows per table and
+    the key of each file's content as parsed."""
     db = sqlite_utils.Database(path)
     for table in TABLE_ORDER:
         db[table].create(table_columns(table), pk="id", foreign_keys=foreign_keys(table),
                          not_null=NOT_NULL.get(table, ()))
     create_search_index(db)
     counts = dict.fromkeys(TABLES, 0)
-    failed, problems = False, []
+    failed, problems, parsed = False, [], {}
     for part in parts(labels, keys, jobs, cache):
+        parsed[part.label] = part.key
         failed = failed or bool(part.result.errors)
         if failed:  # keep reading: every file's errors are reported
             continue
@@ -916,127 +775,214 @@ def load(labels: list[str], keys: dict[str, str], path: Path, jobs: int | None,
             failed = f"database check failed: {exc}"
     log(f"parsed {len(labels)} files and inserted their rows")
     if not failed:
+        quoted, _ = check_quotes(db.conn, docs)
+        if quoted:
+            db.close()
+            raise BuildError(locate(labels, keys, cache, quoted))
+        log("checked every quote against its document")
         problems = finish(db, path)
         log("indexed, searchable and checked")
     db.close()
     if failed or problems:
         report(labels, keys, cache)  # a dangling reference or a duplicate id: the seeds' error
         raise BuildError(problems or [failed if isinstance(failed, str) else "database check failed"])
-    return counts
+    return counts, parsed
 
 
 def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: int | None,
-           cache: Cache) -> dict[str, int] | None:
+           cache: Cache, docs: Documents | None, docs_digest: str) -> tuple[dict[str, int], dict[str, str]] | None:
     """Apply the files changed since the last build to a copy of its database.
 
-    Returns rows per table, or None when a full build is needed: no usable manifest,
-    many files changed, or anything wrong (the full build then reports it).
+    Returns rows per table and the parsed keys, or None when a full build is needed: no
+    usable manifest, many files changed, the sources or documents changed (every quote
+    is then checked again), or anything wrong (the full build then reports it).
     """
-    old = cache.manifest(out) if out.exists() else None
-    if old is None:
+    manifest = cache.manifest(out) if out.exists() else None
+    if manifest is None or manifest.get("docs") != docs_digest:
         return None
+    old = manifest["files"]
     changed = [label for label in labels if old.get(label) != keys[label]]
     removed = [label for label in old if label not in keys]
     size = {label: Path(label).stat().st_size for label in labels}
     if sum(size[label] for label in changed) > sum(size.values()) // 4 or len(removed) > len(labels) // 4:
         return None  # swapping that many rows one by one is slower than loading them all
-    old_parts = [cache.get(old[label]) for label in changed + removed if label in old]
-    if any(part is None for part in old_parts):
+    old_blobs = [cache.read(old[label]) for label in changed + removed if label in old]
+    if any(blob is None for blob in old_blobs):
         return None
+    old_parts = [unpickle_part(blob) for blob in old_blobs]
     new_parts = list(parts(changed, keys, jobs, cache))
     log(f"parsed {len(changed)} changed file(s) of {len(labels)}; {len(removed)} removed")
     if any(part.result.errors for part in new_parts):
         return None
+    parsed = dict(keys) | {part.label: part.key for part in new_parts}
     shutil.copyfile(out, tmp)
     conn = sqlite3.connect(tmp)
     try:
-        apply(conn, old_parts, new_parts)
-        set_quote_offsets(conn)
+        touched = apply(conn, old_parts, new_parts)
+        if "sources" in touched:
+            return None
+        new_claims = {row[1] for part in new_parts for row in part.tables.get("claims", ())}
+        quoted, changed_offsets = check_quotes(conn, docs, new_claims)
+        if quoted or db_problems_fk(conn):
+            return None
+        if changed_offsets:
+            touched.add("claims")
+        for table in sorted(touched & set(FTS)):
+            conn.execute(f"insert into [{table}_fts]([{table}_fts]) values ('rebuild')")
+        conn.commit()  # FTS5 writes its index at commit; ANALYZE must see it
+        analyze(conn)
         conn.commit()
-        log("swapped their rows in a copy of the database")
-        if db_problems(tmp, quick=True):  # every page's structure, every foreign key
+        log(f"swapped their rows in a copy of the database; rebuilt the search of {sorted(touched & set(FTS))}")
+        if db_problems(tmp, quick=True, foreign_keys=False):
             return None
         log("checked")
-        return {t: conn.execute(f"select count(*) from [{t}]").fetchone()[0] for t in TABLES}
+        return {t: conn.execute(f"select count(*) from [{t}]").fetchone()[0] for t in TABLES}, parsed
     except sqlite3.IntegrityError:  # an id used in two files
         return None
     finally:
         conn.close()
 
 
-def apply(conn: sqlite3.Connection, old_parts: list[Part], new_parts: list[Part]) -> None:
-    """Delete the rows only the old parts have, insert those only the new ones have.
+def db_problems_fk(conn: sqlite3.Connection) -> bool:
+    return conn.execute("pragma foreign_key_check").fetchone() is not None
+
+
+def apply(conn: sqlite3.Connection, old_parts: list[Part], new_parts: list[Part]) -> set[str]:
+    """Delete the rows only the old parts have, insert those only the new ones have;
+    returns the tables touched.
 
     A row left exactly as it was is not touched, so editing one record of a big file
-    rewrites only that record's rows (and their indexes and FTS entries, by trigger).
+    rewrites only that record's rows (and their indexes, and their FTS entries, by trigger).
     """
+    touched = set()
     for table in TABLES:
         old = {row for part in old_parts for row in part.tables.get(table, ())}
         new = [row for part in new_parts for row in part.tables.get(table, ()) if row not in old]
         gone = old.difference(row for part in new_parts for row in part.tables.get(table, ()))
-        at = [TABLES[table].index(c) for c in KEYS[table]]
-        conn.executemany(f"delete from [{table}] where " + " and ".join(f"[{c}] = ?" for c in KEYS[table]),
-                         [tuple(row[i] for i in at) for row in gone])
+        if gone or new:
+            touched.add(table)
+        conn.executemany(f"delete from [{table}] where rowid = ?", [(row[0],) for row in gone])
         conn.executemany(INSERT_SQL[table], new)
+    return touched
 
 
 def temp_path(out: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
     os.unlink(tmp)
     return Path(tmp)
 
 
-def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True) -> dict[str, int]:
+def out_problem(out: Path, seeds: Path) -> str | None:
+    """Why the build must not write `out`: it would destroy something that is not a database."""
+    try:
+        if out.resolve().is_relative_to(seeds.resolve()):
+            return f"is inside the seeds folder {seeds}; the database goes elsewhere"
+    except OSError as exc:
+        return f"cannot be resolved: {exc.strerror or exc}"
+    if out.is_dir():
+        return "is a folder; name the database file to write"
+    if out.exists():
+        try:
+            with open(out, "rb") as f:
+                head = f.read(16)
+        except OSError as exc:
+            return f"cannot be read: {exc.strerror or exc}"
+        if head and head != b"SQLite format 3\x00":
+            return "exists and is not an SQLite database; it would be overwritten"
+    return None
+
+
+def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True,
+          docs: Path | None = DOCS) -> dict[str, int]:
     """Validate, load into a temporary file beside `out`, then rename it into place.
 
     With the cache (the folder .NAME.cache beside `out`), files unchanged since the
     last build are not parsed again, and when few files changed, their rows are
     swapped in a copy of the last database rather than loading everything again.
+    Claims' quotes are checked against the documents in `docs` when that folder exists.
     """
     VERBOSE["start"] = time.perf_counter()
+    if (problem := out_problem(out, seeds)):
+        raise BuildError([f"{out}: {problem}"])
     labels = [str(p) for p in seed_paths(seeds)]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    store = Cache(out) if cache else None
-    keys = store.keys(labels) if store else dict.fromkeys(labels, "")
-    tmp = temp_path(out)
+    documents = Documents.at(docs) if docs is not None and docs.is_dir() else None
+    docs_digest = documents.digest() if documents else ""
     try:
-        counts = update(labels, keys, out, tmp, jobs, store) if store else None
-        if counts is None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sweep(out.parent, out.name)
+        tmp = temp_path(out)
+    except OSError as exc:
+        raise BuildError([f"{out}: cannot write here: {exc.strerror or exc}"]) from None
+    store = Cache(out, code_version()) if cache else None
+    try:
+        keys = store.keys(labels) if store else dict.fromkeys(labels, "")
+        result = update(labels, keys, out, tmp, jobs, store, documents, docs_digest) if store else None
+        if result is None:
             log("full build")
             tmp.unlink(missing_ok=True)
-            counts = load(labels, keys, tmp, jobs, store)
+            result = load(labels, keys, tmp, jobs, store, documents)
+        counts, parsed = result
         stamp = Cache.stamp(tmp)  # taken before the rename: another build may rename its file after
         os.replace(tmp, out)
+    except OSError as exc:
+        raise BuildError([f"{exc.filename or out}: {exc.strerror or exc}"]) from None
     finally:
         for leftover in (tmp, *(Path(f"{tmp}-{end}") for end in ("journal", "wal", "shm"))):
             leftover.unlink(missing_ok=True)
     if store:
-        store.save(stamp, keys)
+        store.save(stamp, parsed, docs_digest)
     log(f"wrote {out}")
     return {table: counts[table] for table in TABLE_ORDER}
+
+
+class Terminated(Exception):
+    """SIGTERM, raised where the build is, so it cleans up as for Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Validate seeds/*.yml and build imu.db.")
     ap.add_argument("--seeds", default="seeds", type=Path, help="folder of *.yml records (default: seeds)")
     ap.add_argument("--out", default="imu.db", type=Path, help="database to write (default: imu.db)")
+    ap.add_argument("--docs", default=DOCS, type=Path,
+                    help="folder of the source documents, to check every quote against "
+                         "(default: ../shared/seeds; skipped if that folder is missing)")
     ap.add_argument("--jobs", type=int, default=None, help="parser processes (default: by input size)")
     ap.add_argument("--no-cache", action="store_true",
                     help="parse every file and load from scratch, without reading or writing .OUT.cache")
     ap.add_argument("-v", "--verbose", action="store_true", help="say how long each step took")
     args = ap.parse_args(argv)
     VERBOSE["on"] = args.verbose
-    if not args.seeds.is_dir():
-        print(f"error: seeds folder {args.seeds} does not exist", file=sys.stderr)
-        return 2
+    problem = None
+    if not args.seeds.exists():
+        problem = f"{args.seeds}: seeds folder does not exist"
+    elif not args.seeds.is_dir():
+        problem = f"{args.seeds}: --seeds must name a folder of *.yml files, not a file"
+    elif args.docs != DOCS and not args.docs.is_dir():
+        problem = f"{args.docs}: --docs must name the folder of source documents"
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    if not args.docs.is_dir():
+        print(f"note: no documents at {args.docs}; quotes are not checked against them", file=sys.stderr)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        counts = build(args.seeds, args.out, args.jobs, cache=not args.no_cache)
+        counts = build(args.seeds, args.out, args.jobs, cache=not args.no_cache, docs=args.docs)
     except BuildError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)
         print(f"{len(exc.errors)} error(s); {args.out} was not changed", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, Terminated) as exc:
+        print(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}; {args.out} was not changed",
+              file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"wrote {args.out}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
     return 0
 

@@ -92,11 +92,15 @@ def month_name(month: int) -> str:
 
 
 def claim(rng: random.Random, indent: str, source: str, about: str, anchor: str = "",
-          dispute: str | None = None) -> list[str]:
-    """One claim as YAML lines, the first of them a list item."""
+          dispute: str | None = None, quotes: dict[str, list[str]] | None = None) -> list[str]:
+    """One claim as YAML lines, the first of them a list item; its quote is added to its
+    source's document in `quotes`."""
     head = f"{indent}- " + (f"&{anchor}\n{indent}  " if anchor else "")
+    quote = f"{about.capitalize()} {words(rng, 5)}."
+    if quotes is not None:
+        quotes.setdefault(source, []).append(quote)
     lines = [f"{head}source: {source}",
-             f"{indent}  quote: {about.capitalize()} {words(rng, 5)}.",
+             f"{indent}  quote: {quote}",
              f"{indent}  statement: {about.capitalize()} {words(rng, 3)}.",
              f"{indent}  certainty: {rng.choice(CERTAINTIES)}"]
     if dispute:
@@ -121,6 +125,7 @@ class Corpus:
         self.people = [(f"per-{i:05d}-{slug(n)}", n) for i, n in
                        ((i, name(rng, 2)) for i in range(self.n_people))]
         self.disputes = [f"dispute-{i:04d}" for i in range(self.n_disputes)]
+        self.quotes: dict[str, list[str]] = {}  # source -> the quotes its document must hold
 
     def source(self) -> str:
         return self.rng.choice(self.sources)
@@ -135,6 +140,7 @@ class Corpus:
                     f"    published: {rng.randint(1995, 2022)}-{rng.randint(1, 12):02d}",
                     "    published_precision: month",
                     f"    kind: {rng.choice(SOURCE_KINDS)}",
+                    f"    document: {sid}.txt",
                     f"    notes: {words(rng, 12).capitalize()}.", ""]
         return "\n".join(out)
 
@@ -155,7 +161,7 @@ class Corpus:
                 out.append(f"      - {{alias: {aname} {name(rng, 1)}, kind: {rng.choice(ALIAS_KINDS)}, "
                            f"source: {self.source()}}}")
             out.append("    claims:")
-            out += claim(rng, "      ", self.source(), aname)
+            out += claim(rng, "      ", self.source(), aname, quotes=self.quotes)
             out.append("")
         return "\n".join(out)
 
@@ -182,7 +188,7 @@ class Corpus:
             dispute = rng.choice(self.disputes) if rng.random() < 0.02 else None
             for n, source in enumerate(rng.sample(self.sources, 3)):
                 out += claim(rng, "      ", source, gname, anchor if n == 0 else "",
-                             dispute if n < 2 else None)
+                             dispute if n < 2 else None, self.quotes)
             out.append("    groups:")
             out += [f"      - group: {group}", f"        role: {rng.choice(EVENT_ROLES)}",
                     f"        claims: [*{anchor}]"]
@@ -200,7 +206,7 @@ class Corpus:
             role = rng.choice(MEMBERSHIP_ROLES)
             out += [f"  - id: mem-{i:05d}", f"    person: {person}", f"    group: {group}",
                     f"    role: {role}", *date_fields(rng, "    "), "    claims:"]
-            out += claim(rng, "      ", self.source(), pname)
+            out += claim(rng, "      ", self.source(), pname, quotes=self.quotes)
             out.append("")
         return "\n".join(out)
 
@@ -211,13 +217,19 @@ class Corpus:
             out += [f"  - id: rel-{i:05d}", f"    group: {group}",
                     f"    relation: {rng.choice(RELATIONS)}", f"    related_group: {other}",
                     *date_fields(rng, "    "), "    claims:"]
-            out += claim(rng, "      ", self.source(), gname)
+            out += claim(rng, "      ", self.source(), gname, quotes=self.quotes)
             out.append("")
         return "\n".join(out)
 
 
+def docs_folder(seeds: Path) -> Path:
+    """Where generate() writes the corpus's documents: beside its seeds, as ../shared/seeds is."""
+    return seeds.with_name(seeds.name + "-docs")
+
+
 def generate(events: int, out: Path, per_file: int | None = None, seed: int = 6) -> list[Path]:
-    """Write the corpus into `out` (emptied first); returns the files written.
+    """Write the corpus into `out` (emptied first), and each source's document, holding
+    its claims' quotes, into docs_folder(out); returns the seed files written.
 
     Events go in files of `per_file` (default: a tenth of them, 100 to 1,000 a file).
     """
@@ -241,6 +253,12 @@ def generate(events: int, out: Path, per_file: int | None = None, seed: int = 6)
         path = out / fname
         path.write_text(f"# Synthetic records for benchmarks (bench/generate.py); not real events.\n{text}\n")
         written.append(path)
+    docs = docs_folder(out)
+    docs.mkdir(exist_ok=True)
+    for old in docs.glob("*.txt"):
+        old.unlink()
+    for source in c.sources:
+        (docs / f"{source}.txt").write_text("Synthetic document.\n\n" + "\n\n".join(c.quotes.get(source, [])) + "\n")
     return written
 
 
@@ -254,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or ROOT / "bench" / "out" / f"seeds-{args.events}"
     files = generate(args.events, out, args.per_file, args.seed)
     size = sum(p.stat().st_size for p in files)
-    print(f"wrote {len(files)} files, {size / 1e6:.1f} MB, to {out}")
+    print(f"wrote {len(files)} files, {size / 1e6:.1f} MB, to {out}; documents to {docs_folder(out)}")
     return 0
 
 

@@ -125,7 +125,8 @@ def build_figures(size: int, workdir: Path, naive: bool) -> dict:
     for old in (ours, dbdir / ".imu.db.cache"):
         shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
     fig = {"size": size, "files": len(files), "mb": sum(p.stat().st_size for p in files) / 1e6}
-    build = [str(BIN / "python"), "build_db.py", "--seeds", str(seeds), "--out", str(ours)]
+    build = [str(BIN / "python"), "build_db.py", "--seeds", str(seeds), "--out", str(ours),
+             "--docs", str(generate.docs_folder(seeds))]
     fig["build"] = measure(build)
     fig["floor"] = measure([str(BIN / "python"), "-c", PARSE_FLOOR, *map(str, files)])
     fig["db_mb"] = ours.stat().st_size / 1e6

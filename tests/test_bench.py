@@ -6,6 +6,7 @@ errors, and leave the database untouched when it fails. The benchmark itself run
 """
 from __future__ import annotations
 
+import functools
 import sqlite3
 import subprocess
 import sys
@@ -30,12 +31,18 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def seeds(corpus, tmp_path) -> Path:
-    """A private copy of the corpus that a test may edit."""
+    """A private copy of the corpus that a test may edit (its documents stay where they are)."""
     copy = tmp_path / "seeds"
     copy.mkdir()
     for path in corpus.glob("*.yml"):
         (copy / path.name).write_bytes(path.read_bytes())
     return copy
+
+
+@pytest.fixture(autouse=True)
+def generated_documents(corpus, monkeypatch):
+    """Builds in this module check quotes against the corpus's generated documents."""
+    monkeypatch.setattr(build_db, "build", functools.partial(build_db.build, docs=generate.docs_folder(corpus)))
 
 
 def content(path: Path) -> dict[str, list[tuple]]:
@@ -62,6 +69,10 @@ def fts_consistent(path: Path) -> None:
     con = sqlite3.connect(path)
     for table in build_db.FTS:
         con.execute(f"insert into [{table}_fts]([{table}_fts]) values ('integrity-check')")
+
+
+def dump(path: Path) -> str:
+    return subprocess.run(["sqlite3", str(path), ".dump"], capture_output=True, text=True, check=True).stdout
 
 
 def edit(path: Path, old: bytes, new: bytes) -> None:
@@ -120,12 +131,13 @@ def test_incremental_rebuild_equals_a_full_build(seeds, tmp_path, monkeypatch):
     def no_full_build(*args, **kwargs):
         raise AssertionError("the rebuild loaded everything instead of updating")
 
-    monkeypatch.setattr(build_db, "load", no_full_build)
-    counts = build_db.build(seeds, out)
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(build_db, "load", no_full_build)
+        counts = build_db.build(seeds, out)
     full = tmp_path / "full.db"
     assert build_db.build(seeds, full, cache=False) == counts
     assert content(out) == content(full)
+    assert dump(out) == dump(full)  # byte for byte, FTS indexes and statistics included
     fts_consistent(out)
     con = sqlite3.connect(out)
     assert con.execute("pragma integrity_check").fetchall() == [("ok",)]

@@ -59,7 +59,7 @@ def hostile_server(tmp_path_factory, settings):
     shutil.copytree(ROOT / "seeds", seeds)
     (seeds / "zz-hostile.yml").write_text(yaml.safe_dump(HOSTILE, allow_unicode=True))
     db = work / "imu.db"
-    build_db.build(seeds, db)
+    build_db.build(seeds, db, docs=None)  # the hostile claims quote no document
     with datasette_server(db, settings, work) as url:
         yield url
 

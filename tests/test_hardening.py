@@ -72,7 +72,7 @@ def db_path(tmp_path_factory) -> Path:
     (seeds / "zz-hostile.yml").write_text(yaml.safe_dump(hostile_records(source), allow_unicode=True,
                                                          sort_keys=False), encoding="utf-8")
     out = tmp / "imu.db"
-    build_db.build(seeds, out)
+    build_db.build(seeds, out, docs=None)  # the hostile claims quote no document
     return out
 
 

@@ -368,14 +368,14 @@ def test_claims_by_source(ds, con):
 
 def test_quote_offsets_point_at_the_quotes(con):
     """Each claim's quote_offset is where its quote's first words stand in the document."""
-    import build_db
+    import quotes
 
     for document, in con.execute("select document from sources where document is not null"):
-        text = build_db.normalise((build_db.DOCS / document).read_text(encoding="utf-8"))
+        text = quotes.reading_text(quotes.normalise((quotes.DOCS / document).read_text(encoding="utf-8")))
         for quote, offset in con.execute(
                 "select quote, quote_offset from claims join sources s on s.id = source_id "
                 "where s.document = ?", [document]):
-            first = build_db.normalise(quote.split("...")[0] or quote.split("...")[1])
+            first = quotes.normalise(quote.split("...")[0] or quote.split("...")[1])
             assert text[offset:offset + len(first)] == first
 
 

@@ -1,0 +1,134 @@
+"""Every claim quotes its document: the build checks it, as ../shared/tools/check_quotes.py does.
+
+A claim's document is its source's `document:` (a file in the documents folder), or,
+for a cited work (a source with `cited_by:`), the document of the source that cites it.
+A quote matches when each of its parts (split at "...") stands in that document, in
+order, after the same normalising as check_quotes.py: NFKC, plain quotes and dashes,
+single spaces. Quotes are taken from the document as a reader sees it: a link written
+`[words](target)` reads as its words and reference markers such as " [4]" are left out,
+so a quote carries no markup.
+
+The check also gives each claim its `quote_offset`: where its first part starts in the
+document, for reading a source's claims in document order.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent.parent / "shared" / "seeds"
+_QUOTE_MARKS = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u02bc": "'", "\u02bb": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+    "\u00a0": " ",
+})
+_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|\u2026)\s*")
+_LINK = re.compile(r"\[((?:[^\]\\]|\\.)*)\]\([^)]*\)")
+_MARKER = re.compile(r" ?\[\d+\]")
+_MARKUP = re.compile(r"\]\([^)]*\)|\[\d+\]")
+
+
+def normalise(text: str) -> str:
+    """NFKC, plain quotes and dashes, single spaces: the comparison check_quotes.py makes."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_QUOTE_MARKS).split())
+
+
+def reading_text(text: str) -> str:
+    """A document as a reader sees it: link markup gone, its words kept, markers dropped."""
+    text = _MARKER.sub("", _LINK.sub(lambda m: re.sub(r"\\(.)", r"\1", m[1]), text))
+    return " ".join(text.split())
+
+
+def offset_in(quote: str, text: str) -> int | None:
+    """Where the quote's first part starts in `text`, if all its parts stand there in order."""
+    parts = [normalise(p) for p in _ELLIPSIS.split(quote)]
+    parts = [p for p in parts if p]
+    if not parts:
+        return None
+    first = pos = text.find(parts[0])
+    if first < 0:
+        return None
+    for part in parts:
+        hit = text.find(part, pos)
+        if hit < 0:
+            return None
+        pos = hit + len(part)
+    return first
+
+
+@dataclass
+class Documents:
+    """The documents folder, each file read once, as its reader sees it."""
+
+    folder: Path
+    texts: dict[str, str | None]
+
+    @classmethod
+    def at(cls, folder: Path) -> "Documents":
+        return cls(folder, {})
+
+    def digest(self) -> str:
+        """What the documents hold, to know when every quote must be checked again."""
+        h = hashlib.sha256()
+        for path in sorted(p for p in self.folder.iterdir() if p.is_file()):
+            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        return h.hexdigest()[:32]
+
+    def problem(self, name: str) -> str | None:
+        """Why `document: name` is refused: it must name a file directly in the folder."""
+        if Path(name).name != name or name in (".", "..") or "\\" in name:
+            return f"{name!r:.80} is not a file name (no folders or paths)"
+        if not (self.folder / name).is_file():
+            return f"{name!r:.80} is not a file in {self.folder}"
+        return None
+
+    def text(self, name: str) -> str | None:
+        if name not in self.texts:
+            path = self.folder / name
+            self.texts[name] = reading_text(normalise(path.read_text(encoding="utf-8", errors="replace"))) \
+                if self.problem(name) is None else None
+        return self.texts[name]
+
+
+def check_claims(conn: sqlite3.Connection, docs: Documents,
+                 claims: set[str] | None = None) -> tuple[list[tuple[str, str, str]], list[tuple[int, str]]]:
+    """Check each claim's quote against its document (only `claims`, if given).
+
+    Returns problems as (table, id, message), for the build to place at their file and
+    line, and (quote_offset, claim id) for every claim whose quote was found.
+    """
+    sources = {row[0]: row[1:] for row in conn.execute("select id, document, cited_by_id from sources")}
+    problems, offsets = [], []
+    for source_id, (document, _) in sorted(sources.items()):
+        if document is not None and (problem := docs.problem(document)):
+            problems.append(("sources", source_id, f"document: {problem}"))
+    for claim_id, source_id, quote in conn.execute("select id, source_id, quote from claims order by id"):
+        if claims is not None and claim_id not in claims:
+            continue
+        if source_id not in sources:
+            continue  # a dangling reference, which the build reports as such
+        document, cited_by = sources[source_id]
+        if document is None and cited_by in sources:
+            document = sources[cited_by][0]
+        if document is None:
+            problems.append(("claims", claim_id, f"source: {source_id!r} has no document and is not a cited "
+                                                 "work (cited_by) of a source that has one"))
+            continue
+        text = docs.text(document)
+        if text is None:
+            continue  # the source's own error says why
+        if _MARKUP.search(quote):
+            problems.append(("claims", claim_id, "quote: carries link markup or a reference marker; "
+                                                 "quote the words as a reader sees them"))
+            continue
+        at = offset_in(quote, text)
+        if at is None:
+            problems.append(("claims", claim_id, f"quote: not found in {document}: {quote[:80]!r}"))
+            continue
+        offsets.append((at, claim_id))
+    return problems, offsets

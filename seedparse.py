@@ -1,0 +1,221 @@
+"""Reading one seed file: YAML with line numbers, refusals of what would stall or crash.
+
+The C loader (libyaml) keeps each mapping's and list's line for error messages, and
+duplicate keys are reported instead of silently keeping the last. Before anything is
+constructed, a document must be shallow enough for libyaml's recursive composer and
+small enough once its aliases and merge keys are expanded: a few hundred bytes of
+`&a [*b, *b]` chains otherwise expand exponentially.
+"""
+from __future__ import annotations
+
+import reprlib
+
+import yaml
+
+MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_DEPTH = 1000  # libyaml's C composer recurses and crashes the process somewhere past 20,000
+# Nodes that aliases and merge keys may add to a file beyond those written in it.
+MAX_EXPANDED_NODES = 200_000
+
+
+class Mapping(dict):
+    """A YAML mapping that remembers the line of each of its keys, and keys given twice."""
+
+    __slots__ = ("line", "key_lines", "duplicates")
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class SeedLoader(yaml.CSafeLoader):
+    """The C loader, keeping line numbers and refusing duplicate keys."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.with_duplicates: list[Mapping] = []
+
+    def construct_mapping(self, node, deep=False):
+        mapping = Mapping()
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {}
+        mapping.duplicates = []  # (line, key); check_record reports them with the field path
+        seen = set()
+        for key_node, _ in node.value:  # the mapping's own keys, before any `<<:` merge
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = key_node.value if isinstance(key_node.value, str) else repr(key_node.value)
+            if key in seen:
+                mapping.duplicates.append((key_node.start_mark.line + 1, key))
+            seen.add(key)
+        if mapping.duplicates:
+            self.with_duplicates.append(mapping)
+        self.flatten_mapping(node)  # merged keys come first, so the mapping's own win
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                key = str(key)
+            mapping[key] = self.construct_object(value_node, deep=deep)
+            mapping.key_lines[key] = key_node.start_mark.line + 1
+        return mapping
+
+
+class Sequence(list):
+    """A YAML list that remembers the line of each of its items."""
+
+    __slots__ = ("line", "item_lines")
+
+    def line_of(self, i: int) -> int:
+        return self.item_lines[i] if i < len(self.item_lines) else self.line
+
+
+def construct_sequence(loader, node):
+    seq = Sequence()
+    seq.line = node.start_mark.line + 1
+    seq.item_lines = [n.start_mark.line + 1 for n in node.value]
+    yield seq  # filled in afterwards, so a list may contain itself, as in PyYAML
+    seq.extend(loader.construct_sequence(node))
+
+
+SeedLoader.add_constructor("tag:yaml.org,2002:map", SeedLoader.construct_mapping)
+SeedLoader.add_constructor("tag:yaml.org,2002:seq", construct_sequence)
+# Unquoted dates stay text: PyYAML would raise on 2001-13-45, and check_value
+# gives a better message about the field than the parser could.
+SeedLoader.add_constructor("tag:yaml.org,2002:timestamp", SeedLoader.construct_yaml_str)
+
+
+class _ShortRepr(reprlib.Repr):
+    """repr() cut short, so a huge or self-referencing value cannot stall an error message."""
+
+    def __init__(self):
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxdict, self.maxstring, self.maxother = 2, 4, 4, 60, 60
+
+    def repr_Mapping(self, x, level):
+        return self.repr_dict(x, level)
+
+    def repr_Sequence(self, x, level):
+        return self.repr_list(x, level)
+
+
+_short_repr = _ShortRepr()
+
+
+def short(value) -> str:
+    """A value's type and a bounded repr, for error messages."""
+    kind = {dict: "mapping", Mapping: "mapping", list: "list", Sequence: "list",
+            type(None): "null"}.get(type(value), type(value).__name__)
+    return f"{kind} {_short_repr.repr(value)}"
+
+
+def read_seed(data: bytes, label: str) -> tuple[object, list[str], list[Mapping]]:
+    """Parse one seed file's bytes; syntax, encoding and size problems come back as errors.
+
+    Also returns the mappings that have a key twice, for check_file to report.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        return None, [f"{label}:1: file is {len(data)} bytes, more than the {MAX_FILE_BYTES} allowed"], []
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, [f"{label}:{line}: file is not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start})"], []
+    if not text.strip():
+        return None, [f"{label}:1: file is empty; expected a mapping such as 'events: [...]'"], []
+    deep = too_deep(text)
+    if deep:
+        return None, [f"{label}:{deep}: YAML nesting is deeper than {MAX_DEPTH} levels"], []
+    loader = SeedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and (blown := expansion_problem(node)):
+            return None, [f"{label}:{blown}"], []
+        doc = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        lines = text.splitlines()
+        if mark and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
+            problem += " (a tab: indent with spaces)"
+        return None, [f"{label}:{line}: YAML syntax error: {problem}"], []
+    except yaml.YAMLError as exc:
+        return None, [f"{label}:1: YAML error: {exc}"], []
+    except RecursionError:
+        return None, [f"{label}:1: YAML nesting is too deep"], []
+    finally:
+        loader.dispose()
+    return doc, [], loader.with_duplicates
+
+
+def duplicate_errors(mapping: Mapping, label: str, where: str) -> list[str]:
+    """Errors for the keys given twice in one mapping; reported once, then forgotten."""
+    prefix = f"{where}." if where else ""
+    errors = [f"{label}:{line}: {prefix}{key}: duplicate key (each key may appear once per mapping; "
+              f"PyYAML would keep only the last)" for line, key in mapping.duplicates]
+    mapping.duplicates = []
+    return errors
+
+
+def too_deep(text: str) -> int | None:
+    """The line where nesting passes MAX_DEPTH, if it does.
+
+    Each level of nesting needs a bracket or more indentation, so most files are
+    cleared by counting; only the rest are walked event by event.
+    """
+    bound = text.count("[") + text.count("{") + 2 * max(map(len, text.splitlines()), default=0) + 2
+    if bound <= 5 * MAX_DEPTH:
+        return None
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return event.start_mark.line + 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass  # the real parse reports it with its line
+    return None
+
+
+def expansion_problem(root: yaml.Node) -> str | None:
+    """'line: message' if aliases and merge keys make the document too big, or circular.
+
+    An alias is the node it names, shared, so sizes are counted once per node and
+    added up for every use: linear in the document, however large the expansion.
+    """
+    size: dict[int, int] = {}
+    written = 0
+    stack = [(root, False)]
+    on_path: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            children = _children(node)
+            total = 1 + sum(size[id(c)] for c in children)
+            size[key] = total
+            if total > written + MAX_EXPANDED_NODES and all(size[id(c)] <= written + MAX_EXPANDED_NODES
+                                                             for c in children):
+                return (f"{node.start_mark.line + 1}: aliases and merge keys expand this to more than "
+                        f"{MAX_EXPANDED_NODES:,} nodes beyond those written in the file")
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            return f"{node.start_mark.line + 1}: an alias refers to a node that contains it"
+        written += 1
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in size)
+    return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
