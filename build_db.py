@@ -18,7 +18,6 @@ import contextlib
 import datetime as dt
 import errno
 import gc
-import hashlib
 import json
 import os
 import pickle
@@ -49,10 +48,25 @@ from schema import (
 
 SLUG_RE = re.compile(SLUG)
 MAX_SLUG_LEN = 100  # ids and references; the longest id in the seeds is under 50
-# C0 and C1 controls (tab, newline and CR are fine) and the invisible format characters
-# (Unicode's Cf: zero-width spaces and joiners, bidi overrides and isolates, a BOM).
-UNSEEN_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "".join(
-    re.escape(chr(c)) for c in range(0xA0, 0x110000) if unicodedata.category(chr(c)) == "Cf") + "]")
+MAX_REPEATS = 20_000  # records a file may validate again through aliases
+# Characters no text may hold: C0 and C1 controls (tab, newline and CR are fine) and the
+# invisible format characters (Unicode's Cf: zero-width spaces and joiners, bidi overrides
+# and isolates, a BOM). ASCII text, nearly all of it, needs only the first, short check.
+ASCII_UNSEEN_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _ranges(codes: list[int]) -> str:
+    out, start = [], None
+    for code, after in zip(codes, codes[1:] + [None]):
+        start = code if start is None else start
+        if after != code + 1:
+            out.append(re.escape(chr(start)) + ("-" + re.escape(chr(code)) if code != start else ""))
+            start = None
+    return "".join(out)
+
+
+UNSEEN_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + _ranges(
+    [c for c in range(0xA0, 0x110000) if unicodedata.category(chr(c)) == "Cf"]) + "]")
 DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
 
@@ -76,6 +90,10 @@ class FileResult:
     refs: list[tuple[str, str, str]] = field(default_factory=list)  # (table, id, location)
     errors: list[str] = field(default_factory=list)
     suffixes: dict[str, int] = field(default_factory=dict)  # generated id -> next number to try
+    seen: set[int] = field(default_factory=set)  # records validated, by object: aliases share them
+    open: set[int] = field(default_factory=set)  # records being validated (a record and its parents)
+    visits: int = 0
+    too_many: bool = False
 
 
 def parse_date(value, side: str) -> str | None:
@@ -110,7 +128,7 @@ def check_value(f: Field, value) -> tuple[object, str | None]:
             return None, f"expected text, got {short(value)}"
         if not value.strip():
             return None, "is empty"
-        bad = UNSEEN_RE.search(value)
+        bad = (ASCII_UNSEEN_RE if value.isascii() else UNSEEN_RE).search(value)
         if bad:
             c = bad[0]
             what = f"control character U+{ord(c):04X}" if unicodedata.category(c) == "Cc" else \
@@ -150,12 +168,37 @@ def check_record(rec_type: str, item, where: str, label: str, result: FileResult
     """Validate one record (and what it nests) into rows; returns its id.
 
     `line` is where the item starts, for items (null, text, lists) that do not carry it.
+    A record reached again through an alias is validated again, as each use makes rows
+    of its own; a file may do that MAX_REPEATS times (events x participants x claims,
+    each an alias, otherwise grew as the sixth power of the file's size), and a record
+    may not contain itself.
     """
-    spec: Record = RECORDS[rec_type]
     if not isinstance(item, Mapping):
         result.errors.append(f"{label}:{getattr(item, 'line', line or '?')}: {where}: expected a mapping "
                              f"of fields, got {short(item)}")
         return None
+    key = id(item)
+    if key in result.open:
+        result.errors.append(f"{label}:{item.line}: {where}: an alias makes this record contain itself")
+        return None
+    result.visits += 1
+    result.seen.add(key)
+    if result.visits - len(result.seen) > MAX_REPEATS:
+        if not result.too_many:
+            result.too_many = True
+            result.errors.append(f"{label}:{item.line}: {where}: aliases repeat records more than "
+                                 f"{MAX_REPEATS:,} times in this file")
+        return None
+    result.open.add(key)
+    try:
+        return _check_record(rec_type, item, where, label, result, parent)
+    finally:
+        result.open.discard(key)
+
+
+def _check_record(rec_type: str, item: Mapping, where: str, label: str, result: FileResult,
+                  parent: tuple[str, str] | None) -> str | None:
+    spec: Record = RECORDS[rec_type]
     errors = result.errors
     errors.extend(duplicate_errors(item, label, where))
     row: dict[str, object] = {}
@@ -485,8 +528,8 @@ def file_search_rows(rows: dict[str, list[dict]]) -> list[dict]:
     for table in TABLE_ORDER:
         columns = TABLES[table]
         db[table].create(table_columns(table), pk="id")
-        db.conn.executemany(INSERT_SQL[table], [tuple(r.get(c) for c in columns)
-                                                for r in rows.get(table, [])])
+        db.conn.executemany(INSERT_SQL[table], with_rowids([tuple(map(r.get, columns))
+                                                            for r in rows.get(table, [])], 0))
     return sorted(search_rows(db), key=lambda r: (r["type"], r["item_id"]))
 
 
@@ -499,20 +542,21 @@ def file_search_rows(rows: dict[str, list[dict]]) -> list[dict]:
 # Parts are cached by content (cache.py), so a rebuild after a few files changed
 # updates a copy of the last database instead: the old parts' rows out, the new in.
 #
-# A row's rowid is made from its file's name and its place among that file's rows of
-# the table, so a table's rows stand in the same order however the database was made,
-# and an incremental build's `.dump` is the full build's, byte for byte.
+# A row's rowid is its file's place among the seed files and its own place among that
+# file's rows of the table, so a table's rows stand in the same order however the
+# database was made, and an incremental build's `.dump` is the full build's, byte for
+# byte; a full build appends every row, in rowid order.
 
-TABLES = {t: ["rowid", *table_columns(t)] for t in TABLE_ORDER} | {"search_index": ["rowid", *SEARCH_COLUMNS]}
-INSERT_SQL = {t: f"insert into [{t}] ({', '.join(f'[{c}]' for c in cols)}) "
-                 f"values ({', '.join('?' for _ in cols)})" for t, cols in TABLES.items()}
+TABLES = {t: list(table_columns(t)) for t in TABLE_ORDER} | {"search_index": list(SEARCH_COLUMNS)}
+INSERT_SQL = {t: f"insert into [{t}] (rowid, {', '.join(f'[{c}]' for c in cols)}) "
+                 f"values (?, {', '.join('?' for _ in cols)})" for t, cols in TABLES.items()}
 PARALLEL_BYTES = 2_000_000  # below this, worker processes cost more than they save
-ROWS_PER_FILE = 2**31  # rowids of one file's rows of one table: its base + 0 .. 2**31 - 1
+ROWS_PER_FILE = 2**31  # rowids of the n-th file's rows of a table: n * ROWS_PER_FILE + 0, 1, ...
 
 
-def rowid_base(label: str) -> int:
-    digest = hashlib.sha256(Path(label).name.encode()).digest()
-    return (int.from_bytes(digest[:4], "big") & 0x7FFFFFFF) * ROWS_PER_FILE
+def with_rowids(rows: list[tuple], rank: int):
+    base = (rank + 1) * ROWS_PER_FILE
+    return ((base + i, *row) for i, row in enumerate(rows))
 
 
 @dataclass
@@ -533,9 +577,7 @@ def make_part(label: str, data: bytes, key: str = "") -> Part:
         rows = dict(result.rows)
         add_popups(rows)
         rows["search_index"] = file_search_rows(rows)
-        base = rowid_base(label)
-        tables = {t: [(base + i, *(r.get(c) for c in TABLES[t][1:])) for i, r in enumerate(rows[t])]
-                  for t in TABLES if rows.get(t)}
+        tables = {t: [tuple(map(r.get, TABLES[t])) for r in rows[t]] for t in TABLES if rows.get(t)}
     result.rows = {}
     return Part(label, key, tables, result)
 
@@ -729,9 +771,11 @@ def finish(db: sqlite_utils.Database, path: Path) -> list[str]:
     return problems
 
 
-def analyze(conn: sqlite3.Connection) -> None:
-    """ANALYZE, with sqlite_stat1's rows in one order whatever the database's history."""
-    conn.execute("analyze")
+def analyze(conn: sqlite3.Connection, tables: list[str] | None = None) -> None:
+    """ANALYZE (every table, or those named), with sqlite_stat1's rows in one order
+    whatever the database's history."""
+    for table in tables if tables is not None else [None]:
+        conn.execute("analyze" if table is None else f"analyze [{table}]")
     rows = conn.execute("select tbl, idx, stat from sqlite_stat1 order by tbl, idx").fetchall()
     conn.execute("delete from sqlite_stat1")
     conn.executemany("insert into sqlite_stat1 (tbl, idx, stat) values (?, ?, ?)", rows)
@@ -762,14 +806,14 @@ def load(labels: list[str], keys: dict[str, str], path: Path, jobs: int | None,
     create_search_index(db)
     counts = dict.fromkeys(TABLES, 0)
     failed, problems, parsed = False, [], {}
-    for part in parts(labels, keys, jobs, cache):
+    for rank, part in enumerate(parts(labels, keys, jobs, cache)):
         parsed[part.label] = part.key
         failed = failed or bool(part.result.errors)
         if failed:  # keep reading: every file's errors are reported
             continue
         try:
             for table, rows in part.tables.items():
-                db.conn.executemany(INSERT_SQL[table], rows)
+                db.conn.executemany(INSERT_SQL[table], with_rowids(rows, rank))
                 counts[table] += len(rows)
         except sqlite3.IntegrityError as exc:  # an id used in two files
             failed = f"database check failed: {exc}"
@@ -793,49 +837,54 @@ def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: 
            cache: Cache, docs: Documents | None, docs_digest: str) -> tuple[dict[str, int], dict[str, str]] | None:
     """Apply the files changed since the last build to a copy of its database.
 
+    The swapped rows' references are checked (and those to records that are gone),
+    their quotes, and the full-text indexes and statistics of the tables they touch
+    are made again as a full build makes them.
+
     Returns rows per table and the parsed keys, or None when a full build is needed: no
-    usable manifest, many files changed, the sources or documents changed (every quote
-    is then checked again), or anything wrong (the full build then reports it).
+    usable manifest, a file added or removed (rowids follow the files' order), many
+    files changed, the sources or documents changed (every quote is then checked
+    again), or anything wrong (the full build then reports it).
     """
     manifest = cache.manifest(out) if out.exists() else None
-    if manifest is None or manifest.get("docs") != docs_digest:
+    if manifest is None or manifest.get("docs") != docs_digest or list(manifest["files"]) != labels:
         return None
     old = manifest["files"]
-    changed = [label for label in labels if old.get(label) != keys[label]]
-    removed = [label for label in old if label not in keys]
+    changed = [label for label in labels if old[label] != keys[label]]
     size = {label: Path(label).stat().st_size for label in labels}
-    if sum(size[label] for label in changed) > sum(size.values()) // 4 or len(removed) > len(labels) // 4:
+    if sum(size[label] for label in changed) > sum(size.values()) // 4:
         return None  # swapping that many rows one by one is slower than loading them all
-    old_blobs = [cache.read(old[label]) for label in changed + removed if label in old]
+    old_blobs = [cache.read(old[label]) for label in changed]
     if any(blob is None for blob in old_blobs):
         return None
     old_parts = [unpickle_part(blob) for blob in old_blobs]
     new_parts = list(parts(changed, keys, jobs, cache))
-    log(f"parsed {len(changed)} changed file(s) of {len(labels)}; {len(removed)} removed")
+    ranks = [labels.index(label) for label in changed]
+    log(f"parsed {len(changed)} changed file(s) of {len(labels)}")
     if any(part.result.errors for part in new_parts):
         return None
     parsed = dict(keys) | {part.label: part.key for part in new_parts}
     shutil.copyfile(out, tmp)
     conn = sqlite3.connect(tmp)
     try:
-        touched = apply(conn, old_parts, new_parts)
-        if "sources" in touched:
+        inserted, deleted = apply(conn, old_parts, new_parts, ranks)
+        touched = {t for t in TABLES if inserted.get(t) or deleted.get(t)}
+        if "sources" in touched or dangling(conn, inserted, deleted):
             return None
-        new_claims = {row[1] for part in new_parts for row in part.tables.get("claims", ())}
-        quoted, changed_offsets = check_quotes(conn, docs, new_claims)
-        if quoted or db_problems_fk(conn):
+        log("swapped their rows in a copy of the database")
+        quoted, changed_offsets = check_quotes(conn, docs, {row[0] for row in inserted.get("claims", ())})
+        if quoted:
             return None
         if changed_offsets:
             touched.add("claims")
-        for table in sorted(touched & set(FTS)):
+        searched = sorted(touched & set(FTS))
+        for table in searched:
             conn.execute(f"insert into [{table}_fts]([{table}_fts]) values ('rebuild')")
         conn.commit()  # FTS5 writes its index at commit; ANALYZE must see it
-        analyze(conn)
+        analyze(conn, [*sorted(touched), *(f"{t}_fts_{shadow}" for t in searched
+                                           for shadow in ("data", "idx", "docsize", "config"))])
         conn.commit()
-        log(f"swapped their rows in a copy of the database; rebuilt the search of {sorted(touched & set(FTS))}")
-        if db_problems(tmp, quick=True, foreign_keys=False):
-            return None
-        log("checked")
+        log(f"rebuilt the search of {', '.join(searched)} and the statistics of the tables touched")
         return {t: conn.execute(f"select count(*) from [{t}]").fetchone()[0] for t in TABLES}, parsed
     except sqlite3.IntegrityError:  # an id used in two files
         return None
@@ -843,27 +892,52 @@ def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: 
         conn.close()
 
 
-def db_problems_fk(conn: sqlite3.Connection) -> bool:
-    return conn.execute("pragma foreign_key_check").fetchone() is not None
+def dangling(conn: sqlite3.Connection, inserted: dict[str, list[tuple]], deleted: dict[str, set[str]]) -> bool:
+    """Whether the swapped rows left a reference pointing nowhere: a new row's, or one to a
+    record that is gone. Reads only the rows concerned, through the foreign keys' indexes."""
+    def missing(parent: str, ids: set) -> bool:
+        found = conn.execute(f"select count(*) from [{parent}] where id in (select value from json_each(?))",
+                             [json.dumps(sorted(ids))]).fetchone()[0]
+        return found != len(ids)
+
+    for table, rows in inserted.items():
+        for column, parent, _ in foreign_keys(table) if table in TABLE_ORDER else ():
+            at = TABLES[table].index(column)
+            if missing(parent, {row[at] for row in rows if row[at] is not None}):
+                return True
+    for table, ids in deleted.items():
+        gone = ids.difference(row[0] for row in inserted.get(table, ()))
+        for child in TABLE_ORDER:
+            for column, parent, _ in foreign_keys(child):
+                if parent == table and gone and conn.execute(
+                        f"select 1 from [{child}] where [{column}] in (select value from json_each(?)) limit 1",
+                        [json.dumps(sorted(gone))]).fetchone():
+                    return True
+    return False
 
 
-def apply(conn: sqlite3.Connection, old_parts: list[Part], new_parts: list[Part]) -> set[str]:
-    """Delete the rows only the old parts have, insert those only the new ones have;
-    returns the tables touched.
+def apply(conn: sqlite3.Connection, old_parts: list[Part], new_parts: list[Part],
+          ranks: list[int]) -> tuple[dict[str, list[tuple]], dict[str, set[str]]]:
+    """Delete the rows only the old parts have, insert those only the new ones have (the
+    parts of the files at `ranks`, rowids included); returns the rows inserted (without
+    their rowids) and the ids deleted, per table.
 
-    A row left exactly as it was is not touched, so editing one record of a big file
-    rewrites only that record's rows (and their indexes, and their FTS entries, by trigger).
+    A row left exactly as it was, in its place, is not touched, so editing one record of a
+    big file rewrites only that record's rows (and their indexes, and their FTS entries).
     """
-    touched = set()
+    inserted, deleted = {}, {}
     for table in TABLES:
-        old = {row for part in old_parts for row in part.tables.get(table, ())}
-        new = [row for part in new_parts for row in part.tables.get(table, ()) if row not in old]
-        gone = old.difference(row for part in new_parts for row in part.tables.get(table, ()))
-        if gone or new:
-            touched.add(table)
+        old = {row for part, rank in zip(old_parts, ranks) for row in with_rowids(part.tables.get(table, []), rank)}
+        new_rows = [row for part, rank in zip(new_parts, ranks) for row in with_rowids(part.tables.get(table, []), rank)]
+        new = [row for row in new_rows if row not in old]
+        gone = old.difference(new_rows)
         conn.executemany(f"delete from [{table}] where rowid = ?", [(row[0],) for row in gone])
         conn.executemany(INSERT_SQL[table], new)
-    return touched
+        if new:
+            inserted[table] = [row[1:] for row in new]
+        if gone:
+            deleted[table] = {row[1] for row in gone}
+    return inserted, deleted
 
 
 def temp_path(out: Path) -> Path:
@@ -907,7 +981,7 @@ def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True,
         raise BuildError([f"{out}: {problem}"])
     labels = [str(p) for p in seed_paths(seeds)]
     documents = Documents.at(docs) if docs is not None and docs.is_dir() else None
-    docs_digest = documents.digest() if documents else ""
+    docs_digest = documents.digest() if documents and cache else ""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         sweep(out.parent, out.name)

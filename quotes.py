@@ -14,6 +14,7 @@ document, for reading a source's claims in document order.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sqlite3
 import unicodedata
@@ -35,7 +36,9 @@ _MARKUP = re.compile(r"\]\([^)]*\)|\[\d+\]")
 
 def normalise(text: str) -> str:
     """NFKC, plain quotes and dashes, single spaces: the comparison check_quotes.py makes."""
-    return " ".join(unicodedata.normalize("NFKC", text).translate(_QUOTE_MARKS).split())
+    if not text.isascii():  # ASCII is its own NFKC, with no curly quotes or dashes
+        text = unicodedata.normalize("NFKC", text).translate(_QUOTE_MARKS)
+    return " ".join(text.split())
 
 
 def reading_text(text: str) -> str:
@@ -46,8 +49,10 @@ def reading_text(text: str) -> str:
 
 def offset_in(quote: str, text: str) -> int | None:
     """Where the quote's first part starts in `text`, if all its parts stand there in order."""
-    parts = [normalise(p) for p in _ELLIPSIS.split(quote)]
-    parts = [p for p in parts if p]
+    if "..." not in quote and "\u2026" not in quote:
+        at = text.find(part) if (part := normalise(quote)) else -1
+        return at if at >= 0 else None
+    parts = [p for p in map(normalise, _ELLIPSIS.split(quote)) if p]
     if not parts:
         return None
     first = pos = text.find(parts[0])
@@ -76,7 +81,8 @@ class Documents:
         """What the documents hold, to know when every quote must be checked again."""
         h = hashlib.sha256()
         for path in sorted(p for p in self.folder.iterdir() if p.is_file()):
-            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+            with open(path, "rb") as f:
+                h.update(path.name.encode() + b"\0" + hashlib.file_digest(f, "sha256").digest())
         return h.hexdigest()[:32]
 
     def problem(self, name: str) -> str | None:
@@ -107,9 +113,10 @@ def check_claims(conn: sqlite3.Connection, docs: Documents,
     for source_id, (document, _) in sorted(sources.items()):
         if document is not None and (problem := docs.problem(document)):
             problems.append(("sources", source_id, f"document: {problem}"))
-    for claim_id, source_id, quote in conn.execute("select id, source_id, quote from claims order by id"):
-        if claims is not None and claim_id not in claims:
-            continue
+    rows = conn.execute("select id, source_id, quote from claims order by id") if claims is None else conn.execute(
+        "select id, source_id, quote from claims where id in (select value from json_each(?)) order by id",
+        [json.dumps(sorted(claims))])
+    for claim_id, source_id, quote in rows:
         if source_id not in sources:
             continue  # a dangling reference, which the build reports as such
         document, cited_by = sources[source_id]

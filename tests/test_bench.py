@@ -122,11 +122,12 @@ def test_full_build_from_the_cache_gives_the_same_dump(seeds, tmp_path):
 def test_incremental_rebuild_equals_a_full_build(seeds, tmp_path, monkeypatch):
     out = tmp_path / "imu.db"
     build_db.build(seeds, out)
-    # one file changed, one added (an event referring to records of other files), one removed
+    # in one file: a title changed, the first event removed, and an event added that
+    # refers to records of other files
     edit(seeds / "events-0002.yml", b"    title: ", b"    title: Changed ")
-    block = (seeds / "events-0003.yml").read_text().split("\n  - id: ")[1]
-    (seeds / "events-0009.yml").write_text("events:\n  - id: ev-new-one\n" + block.split("\n", 1)[1])
-    (seeds / "events-0001.yml").unlink()
+    head, first, rest = (seeds / "events-0002.yml").read_text().split("\n  - id: ", 2)
+    (seeds / "events-0002.yml").write_text(head + "\n  - id: " + rest + "\n  - id: ev-new-one\n"
+                                           + first.split("\n", 1)[1])
 
     def no_full_build(*args, **kwargs):
         raise AssertionError("the rebuild loaded everything instead of updating")
@@ -144,6 +145,19 @@ def test_incremental_rebuild_equals_a_full_build(seeds, tmp_path, monkeypatch):
     assert con.execute("pragma foreign_key_check").fetchall() == []
     assert con.execute("select count(*) from events where title like 'Changed %'").fetchone() == (1,)
     assert con.execute("select count(*) from search_index where item_id = 'ev-new-one'").fetchone() == (1,)
+
+
+def test_a_file_added_or_removed_rebuilds_in_full_and_dumps_the_same(seeds, tmp_path):
+    """Rowids follow the files' order, so a new or removed file means a full build."""
+    out = tmp_path / "imu.db"
+    build_db.build(seeds, out)
+    block = (seeds / "events-0003.yml").read_text().split("\n  - id: ")[1]
+    (seeds / "events-0009.yml").write_text("events:\n  - id: ev-new-one\n" + block.split("\n", 1)[1])
+    (seeds / "events-0001.yml").unlink()
+    build_db.build(seeds, out)
+    full = tmp_path / "full.db"
+    build_db.build(seeds, full, cache=False)
+    assert dump(out) == dump(full)
 
 
 @pytest.mark.parametrize("change", ["dangling reference", "referenced record removed", "duplicate id"])

@@ -334,15 +334,22 @@ def test_incremental_builds_of_the_real_seeds_dump_like_full_builds(tmp_path, mo
     shutil.copytree(ROOT / "seeds", seeds)
     out = tmp_path / "imu.db"
     build_db.build(seeds, out)
+    memberships = (seeds / "memberships.yml").read_text()
+    head, first, rest = memberships.split("\n  - ", 2)
     steps = [
-        ("groups.yml", "description: ", "description: Edited. "),
-        ("people.yml", "description: ", "description: Edited. "),
-        ("memberships.yml", "role: leader", "role: member"),
+        [("groups.yml", "description: ", "description: Edited. ")],
+        [("people.yml", "description: ", "description: Edited. ")],
+        [("memberships.yml", "role: leader", "role: member")],
+        # a membership, with its claims, moved from one file to another
+        [("memberships.yml", "\n  - " + first, ""),
+         ("relations.yml", "\ngroup_relations:", "\nmemberships:\n  - " + first + "\ngroup_relations:")],
     ]
-    for name, old, new in steps:
-        path = seeds / name
-        path.write_text(path.read_text().replace(old, new, 1))
+    for n, edits in enumerate(steps):
+        for name, old, new in edits:
+            path = seeds / name
+            assert old in path.read_text()
+            path.write_text(path.read_text().replace(old, new, 1))
         with monkeypatch.context() as m:
             m.setattr(build_db, "load", lambda *a, **k: pytest.fail("a full build instead of an update"))
             build_db.build(seeds, out)
-        assert dump(out) == dump_of_full_build(seeds, build_db.DOCS, tmp_path / name)
+        assert dump(out) == dump_of_full_build(seeds, build_db.DOCS, tmp_path / f"step-{n}")
