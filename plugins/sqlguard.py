@@ -19,11 +19,10 @@ the README's "What the dataset guarantees" lists what is denied and why.
   refuses a total `%c` repetition above MAX_LENGTH and hands everything else to
   SQLite's own printf, on a private connection of the same thread.
 - The time limit is kept by a watchdog thread that calls `interrupt()` on a connection
-  whose query outlives it. SQLite checks for that in its loops and inside full-text
-  queries, where Datasette's progress handler was never called; and no Python callback
-  runs every thousand SQLite instructions, which had made runaway queries on other
-  threads compete with every page for Python's global lock (20 of them kept a cheap page
-  waiting 12 s).
+  whose query outlives it. SQLite checks for that in its loops, as the progress handler
+  was, and also inside full-text queries and sorts, where the handler was never called.
+  The watchdog replaces the handler, so no Python callback (and no trip through Python's
+  global lock) runs every thousand SQLite instructions of every query.
 - A result may hold at most MAX_RESULT_BYTES of text and blobs, so a query cannot fill
   memory with a thousand rows of maximal values.
 - A Python function refusing its input (fold, escape_fts, printf) is an SQL error like
