@@ -225,3 +225,19 @@ def test_a_short_hostile_run_leaves_cheap_pages_answering(live_server):
     assert hostile.failed(figures, max_rss=400) == []
     assert figures["cheap"]["requests"] > 0
     assert set(figures["hostile"]) <= {200, 400, 503} and 400 in figures["hostile"]
+
+
+def test_the_tokenizer_crash_cannot_be_planted_in_the_running_server(live_server):
+    """The reported crash: plant a forged tokenizer pointer on every SQL connection, then
+    tokenize with it. The planting is refused every time, so the tokenizer still works."""
+    import httpx
+
+    plant = "select fts3_tokenizer('simple', x'4141414141414141')"
+    use = "select token from fts3tokenize where input = 'Namangan x'"
+    with httpx.Client(base_url=live_server, timeout=30) as client:
+        for _ in range(12):
+            r = client.get("/imu.json", params={"sql": plant})
+            assert r.status_code == 400 and "not authorized" in r.text, r.text[:200]
+        for _ in range(6):  # on every SQL thread
+            r = client.get("/imu.json", params={"sql": use, "_shape": "array"})
+            assert r.json() == [{"token": "namangan"}, {"token": "x"}]
