@@ -742,24 +742,33 @@ def check_quotes(conn: sqlite3.Connection, docs: Documents | None, claims: set[s
     return problems, changed
 
 
-def finish(db: sqlite_utils.Database, path: Path) -> list[str]:
-    """Indexes, views and full-text search once every row is in, and the checks.
+def finish(db: sqlite_utils.Database, path: Path, docs: Documents | None) -> tuple[list[str], list]:
+    """Quotes, indexes, views and full-text search once every row is in, and the checks.
 
-    The full integrity and foreign-key checks of the tables and their indexes read a
-    committed snapshot in a second thread (WAL lets a reader and the writer go on
-    together) while the FTS indexes are built; those, whose tables have no other
-    index, get a quick_check after. Returns the problems found.
+    Work overlaps where WAL lets a reader and the writer go on together: the quotes are
+    found in their documents (Python) on a connection of their own while the indexes are
+    made (SQLite); the full integrity and foreign-key checks read a committed snapshot
+    while the FTS indexes are built; those, whose tables have no other index, get a
+    quick_check after. Returns the database problems found and the quotes' problems
+    (table, id, message); nothing is built past the quotes when they have any.
     """
-    db.index_foreign_keys()
-    for table, indexes in INDEXES.items():
-        for columns in indexes:
-            db[table].create_index(columns, if_not_exists=True)
-    for name, sql in VIEWS.items():
-        db.create_view(name, sql.strip())
     db.conn.commit()
     db.execute("pragma journal_mode = wal")
-    with ThreadPoolExecutor(1) as thread:
-        checked = thread.submit(db_problems, path)
+    with ThreadPoolExecutor(2) as threads:
+        quotes_found = threads.submit(find_quotes, path, docs)
+        db.index_foreign_keys()
+        for table, indexes in INDEXES.items():
+            for columns in indexes:
+                db[table].create_index(columns, if_not_exists=True)
+        for name, sql in VIEWS.items():
+            db.create_view(name, sql.strip())
+        quoted, offsets = quotes_found.result()
+        if quoted:
+            return [], quoted
+        db.conn.executemany("update claims set quote_offset = ? where id = ?", offsets)
+        db.conn.commit()
+        log("indexed, and checked every quote against its document")
+        checked = threads.submit(db_problems, path)
         # Search last: a later table rebuild would silently drop the FTS triggers.
         for table, columns in FTS.items():
             db[table].enable_fts(columns, tokenize=FTS_TOKENIZE, create_triggers=True)
@@ -768,7 +777,18 @@ def finish(db: sqlite_utils.Database, path: Path) -> list[str]:
         problems = checked.result()
     problems += db_problems(path, quick=True, foreign_keys=False)
     db.execute("pragma journal_mode = delete")  # back to one file, ready to rename
-    return problems
+    return problems, []
+
+
+def find_quotes(path: Path, docs: Documents | None) -> tuple[list, list]:
+    """check_claims() on a connection of its own."""
+    if docs is None:
+        return [], []
+    conn = sqlite3.connect(path)
+    try:
+        return check_claims(conn, docs)
+    finally:
+        conn.close()
 
 
 def analyze(conn: sqlite3.Connection, tables: list[str] | None = None) -> None:
@@ -819,13 +839,15 @@ def load(labels: list[str], keys: dict[str, str], path: Path, jobs: int | None,
             failed = f"database check failed: {exc}"
     log(f"parsed {len(labels)} files and inserted their rows")
     if not failed:
-        quoted, _ = check_quotes(db.conn, docs)
-        if quoted:
+        problems, quoted = finish(db, path, docs)
+        if quoted:  # with any dangling reference or duplicate id too: every error at once
             db.close()
+            try:
+                report(labels, keys, cache)
+            except BuildError as exc:
+                raise BuildError(exc.errors + locate(labels, keys, cache, quoted)) from None
             raise BuildError(locate(labels, keys, cache, quoted))
-        log("checked every quote against its document")
-        problems = finish(db, path)
-        log("indexed, searchable and checked")
+        log("searchable and checked")
     db.close()
     if failed or problems:
         report(labels, keys, cache)  # a dangling reference or a duplicate id: the seeds' error

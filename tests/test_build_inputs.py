@@ -353,3 +353,16 @@ def test_incremental_builds_of_the_real_seeds_dump_like_full_builds(tmp_path, mo
             m.setattr(build_db, "load", lambda *a, **k: pytest.fail("a full build instead of an update"))
             build_db.build(seeds, out)
         assert dump(out) == dump_of_full_build(seeds, build_db.DOCS, tmp_path / f"step-{n}")
+
+
+def test_a_bad_quote_and_a_dangling_reference_are_reported_together(tmp_path, monkeypatch):
+    seeds = small_seeds(tmp_path)
+    (seeds / "events.yml").write_text(events("quote: Something happened.", "quote: Nothing happened.")
+                                      .replace("group: grp", "group: nobody", 1))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(build_db.BuildError) as exc:
+        build_db.build(Path("seeds"), tmp_path / "imu.db", docs=Path("docs"))
+    assert [e.split(": ", 1)[1] for e in exc.value.errors] == [
+        "events[0].groups[0].group: 'nobody' is not the id of any record in groups",
+        "events[1].claims[0].quote: not found in doc.txt: 'Nothing happened.'",
+    ]
