@@ -969,6 +969,21 @@ def temp_path(out: Path) -> Path:
     return Path(tmp)
 
 
+def file_keys(store: Cache | None, labels: list[str]) -> dict[str, str]:
+    """Each file's cache key (none without a cache); every file that cannot be read is an error."""
+    if store is None:
+        return dict.fromkeys(labels, "")
+    keys, errors = {}, []
+    for label in labels:
+        try:
+            keys[label] = store.key(label, Path(label).read_bytes())
+        except OSError as exc:
+            errors.append(f"{label}: cannot read: {exc.strerror or exc}")
+    if errors:
+        raise BuildError(errors)
+    return keys
+
+
 def out_problem(out: Path, seeds: Path) -> str | None:
     """Why the build must not write `out`: it would destroy something that is not a database."""
     try:
@@ -1012,7 +1027,7 @@ def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True,
         raise BuildError([f"{out}: cannot write here: {exc.strerror or exc}"]) from None
     store = Cache(out, code_version()) if cache else None
     try:
-        keys = store.keys(labels) if store else dict.fromkeys(labels, "")
+        keys = file_keys(store, labels)
         result = update(labels, keys, out, tmp, jobs, store, documents, docs_digest) if store else None
         if result is None:
             log("full build")

@@ -69,9 +69,6 @@ class Cache:
     def key(self, label: str, data: bytes) -> str:
         return file_key(self.version, label, data)
 
-    def keys(self, labels: list[str]) -> dict[str, str]:
-        return {label: self.key(label, Path(label).read_bytes()) for label in labels}
-
     @staticmethod
     def write_to(folder: Path, key: str, blob: bytes) -> None:
         """Store a part (from a parser process, which has no Cache of its own)."""
