@@ -16,29 +16,26 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import errno
 import gc
 import json
 import os
 import pickle
 import re
 import shutil
-import signal
 import sqlite3
-import stat
 import sys
-import tempfile
 import time
 import unicodedata
 from calendar import monthrange
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pycountry
 import sqlite_utils
 
-from cache import Cache, code_version, file_key, sweep
+from cache import Cache, code_version, file_key
+from files import Terminated, out_problem, seed_files, sweep, temp_path, terminate_on_sigterm, worker_pool
 from fold import fold
 from quotes import DOCS, Documents, check_claims
 from seedparse import Mapping, duplicate_errors, read_seed, short
@@ -629,75 +626,6 @@ def log(message: str) -> None:
         print(f"{time.perf_counter() - VERBOSE['start']:7.2f} s  {message}", file=sys.stderr)
 
 
-def seed_paths(seeds: Path) -> list[Path]:
-    """The folder's *.yml and *.yaml files, sorted; names starting with a dot (editors'
-    lock files such as .#events.yml, hidden files) are not seeds. Every entry that
-    cannot be read as a file is an error of its own."""
-    try:
-        entries = sorted(p for p in seeds.iterdir() if p.suffix in (".yml", ".yaml") and not p.name.startswith("."))
-    except OSError as exc:
-        raise BuildError([f"{seeds}: cannot list the seeds folder: {exc.strerror or exc}"]) from None
-    errors, paths = [], []
-    for path in entries:
-        problem = not_a_seed_file(path)
-        if problem:
-            errors.append(f"{path}: {problem}")
-        else:
-            paths.append(path)
-    if errors:
-        raise BuildError(errors)
-    if not paths:
-        raise BuildError([f"{seeds}: no *.yml seed files found"])
-    return paths
-
-
-def not_a_seed_file(path: Path) -> str | None:
-    try:
-        st = path.stat()
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "symbolic link loop"
-        if path.is_symlink():
-            return f"broken symbolic link (to {os.readlink(path)!r:.100})"
-        return f"cannot read: {exc.strerror or exc}"
-    if stat.S_ISDIR(st.st_mode):
-        return "is a folder, not a seed file"
-    if not stat.S_ISREG(st.st_mode):
-        kind = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
-                stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(st.st_mode), "not a regular file")
-        return f"is {kind}, not a seed file"
-    if not os.access(path, os.R_OK):
-        return "cannot read: Permission denied"
-    return None
-
-
-def _die_with_parent(parent: int) -> None:
-    """In a parser process: be killed when the build is (Linux), and leave Ctrl-C to it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the build died before prctl
-        os._exit(1)
-
-
-@contextlib.contextmanager
-def worker_pool(jobs: int):
-    """Parser processes that never outlive the build: on any exception (Ctrl-C, SIGTERM)
-    they are killed at once rather than left to finish queued files."""
-    pool = ProcessPoolExecutor(jobs, initializer=_die_with_parent, initargs=(os.getpid(),))
-    try:
-        yield pool
-    except BaseException:
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-
-
 def parts(labels: list[str], keys: dict[str, str], jobs: int | None, cache: Cache | None):
     """Each file's Part, in order: from the cache, or made (by `jobs` processes)."""
     cached = {label: cache.read(keys[label]) for label in labels if cache and cache.has(keys[label])}
@@ -962,13 +890,6 @@ def apply(conn: sqlite3.Connection, old_parts: list[Part], new_parts: list[Part]
     return inserted, deleted
 
 
-def temp_path(out: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    return Path(tmp)
-
-
 def file_keys(store: Cache | None, labels: list[str]) -> dict[str, str]:
     """Each file's cache key (none without a cache); every file that cannot be read is an error."""
     if store is None:
@@ -984,26 +905,6 @@ def file_keys(store: Cache | None, labels: list[str]) -> dict[str, str]:
     return keys
 
 
-def out_problem(out: Path, seeds: Path) -> str | None:
-    """Why the build must not write `out`: it would destroy something that is not a database."""
-    try:
-        if out.resolve().is_relative_to(seeds.resolve()):
-            return f"is inside the seeds folder {seeds}; the database goes elsewhere"
-    except OSError as exc:
-        return f"cannot be resolved: {exc.strerror or exc}"
-    if out.is_dir():
-        return "is a folder; name the database file to write"
-    if out.exists():
-        try:
-            with open(out, "rb") as f:
-                head = f.read(16)
-        except OSError as exc:
-            return f"cannot be read: {exc.strerror or exc}"
-        if head and head != b"SQLite format 3\x00":
-            return "exists and is not an SQLite database; it would be overwritten"
-    return None
-
-
 def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True,
           docs: Path | None = DOCS) -> dict[str, int]:
     """Validate, load into a temporary file beside `out`, then rename it into place.
@@ -1016,7 +917,10 @@ def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True,
     VERBOSE["start"] = time.perf_counter()
     if (problem := out_problem(out, seeds)):
         raise BuildError([f"{out}: {problem}"])
-    labels = [str(p) for p in seed_paths(seeds)]
+    paths, errors = seed_files(seeds)
+    if errors:
+        raise BuildError(errors)
+    labels = [str(p) for p in paths]
     documents = Documents.at(docs) if docs is not None and docs.is_dir() else None
     docs_digest = documents.digest() if documents and cache else ""
     try:
@@ -1047,14 +951,6 @@ def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True,
     return {table: counts[table] for table in TABLE_ORDER}
 
 
-class Terminated(Exception):
-    """SIGTERM, raised where the build is, so it cleans up as for Ctrl-C."""
-
-
-def _terminate(signum, frame):
-    raise Terminated
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Validate seeds/*.yml and build imu.db.")
     ap.add_argument("--seeds", default="seeds", type=Path, help="folder of *.yml records (default: seeds)")
@@ -1080,9 +976,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if not args.docs.is_dir():
         print(f"note: no documents at {args.docs}; quotes are not checked against them", file=sys.stderr)
-    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        counts = build(args.seeds, args.out, args.jobs, cache=not args.no_cache, docs=args.docs)
+        with terminate_on_sigterm():
+            counts = build(args.seeds, args.out, args.jobs, cache=not args.no_cache, docs=args.docs)
     except BuildError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)
@@ -1092,8 +988,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}; {args.out} was not changed",
               file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     print(f"wrote {args.out}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
     return 0
 

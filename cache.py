@@ -6,20 +6,20 @@ build runs, then put back, is therefore never served from a part made of its oth
 content. A manifest records which parts (and which documents) made the database as it
 stands, so a rebuild can swap only the rows of files that changed.
 
-Temporary files carry the id of the process that wrote them; a build removes those of
-processes that are gone, such as a build that was killed.
+Its temporary files carry the id of the process that wrote them, and are swept
+(files.sweep) when that process is gone.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import re
 import sqlite3
 from pathlib import Path
 
-CODE = ("build_db.py", "schema.py", "fold.py", "seedparse.py", "quotes.py", "cache.py")
-_TEMP = re.compile(r"^\..*\.(\d+)\.[^.]*\.?tmp(?:-journal|-wal|-shm)?$")
+from files import sweep
+
+CODE = ("build_db.py", "schema.py", "fold.py", "seedparse.py", "quotes.py", "cache.py", "files.py")
 
 
 def code_version(extra: bytes = b"") -> bytes:
@@ -34,28 +34,6 @@ def file_key(version: bytes, label: str, data: bytes) -> str:
     h.update(Path(label).name.encode() + b"\0")
     h.update(data)
     return h.hexdigest()[:32]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def sweep(folder: Path, prefix: str) -> None:
-    """Remove temporary files named `.{prefix}...{pid}...tmp` whose process is gone."""
-    try:
-        names = [p for p in folder.iterdir() if p.name.startswith(f".{prefix}")]
-    except OSError:
-        return
-    for path in names:
-        m = _TEMP.match(path.name)
-        if m and int(m[1]) != os.getpid() and not pid_alive(int(m[1])):
-            path.unlink(missing_ok=True)
 
 
 class Cache:

@@ -1,7 +1,7 @@
 """The build under hostile or unlucky input: it never destroys its inputs, never hangs or
 leaves processes and files behind, says what went wrong in one line per problem, checks
 every quote against its document, and its cache never serves content other than the
-files' own (build_db.py, seedparse.py, quotes.py, cache.py)."""
+files' own (build_db.py, seedparse.py, quotes.py, cache.py, files.py)."""
 from __future__ import annotations
 
 import os
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import build_db
-import cache
+import files
 from conftest import ROOT
 from test_validation import BASE, events, write_docs
 
@@ -209,7 +209,7 @@ def test_a_running_builds_temporary_files_are_left_alone(tmp_path):
     dead.wait()
     stale = tmp_path / f".imu.db.{dead.pid}.def.tmp"
     stale.write_text("left by a killed build")
-    cache.sweep(tmp_path, "imu.db")
+    files.sweep(tmp_path, "imu.db")
     assert mine.exists() and not stale.exists()
 
 
