@@ -627,21 +627,26 @@ def log(message: str) -> None:
 
 
 def parts(labels: list[str], keys: dict[str, str], jobs: int | None, cache: Cache | None):
-    """Each file's Part, in order: from the cache, or made (by `jobs` processes)."""
-    cached = {label: cache.read(keys[label]) for label in labels if cache and cache.has(keys[label])}
-    todo = [label for label in labels if not cached.get(label)]
+    """Each file's Part, in order: from the cache (read as it is needed), or made (by
+    `jobs` processes)."""
+    todo = {label for label in labels if not (cache and cache.has(keys[label]))}
     size = sum(Path(label).stat().st_size for label in todo)
     jobs = jobs or (min(len(todo), os.cpu_count() or 1) if size > PARALLEL_BYTES else 1)
     version = cache.version if cache else None
     cache_dir = str(cache.dir) if cache else None
+
+    def cached_or_made(label: str) -> Part:
+        blob = cache.read(keys[label]) if label not in todo else None
+        return unpickle_part(blob or part_job(label, version, cache_dir))
+
     if jobs > 1 and len(todo) > 1:
         with worker_pool(jobs) as pool:
-            futures = {label: pool.submit(part_job, label, version, cache_dir) for label in todo}
+            futures = {label: pool.submit(part_job, label, version, cache_dir) for label in labels if label in todo}
             for label in labels:
-                yield unpickle_part(futures.pop(label).result() if label in futures else cached[label])
+                yield unpickle_part(futures.pop(label).result()) if label in futures else cached_or_made(label)
     else:
         for label in labels:
-            yield unpickle_part(cached.get(label) or part_job(label, version, cache_dir))
+            yield cached_or_made(label)
 
 
 def locate(labels: list[str], keys: dict[str, str], cache: Cache | None,
@@ -665,9 +670,13 @@ def check_quotes(conn: sqlite3.Connection, docs: Documents | None, claims: set[s
     if docs is None:
         return [], 0
     problems, offsets = check_claims(conn, docs, claims)
-    changed = conn.executemany("update claims set quote_offset = ? where id = ? and quote_offset is not ?",
-                               [(at, claim_id, at) for at, claim_id in offsets]).rowcount
-    return problems, changed
+    return problems, store_offsets(conn, offsets)
+
+
+def store_offsets(conn: sqlite3.Connection, offsets: list[tuple[int, str]]) -> int:
+    """claims.quote_offset from (offset, claim id) pairs; returns how many changed."""
+    return conn.executemany("update claims set quote_offset = ? where id = ? and quote_offset is not ?",
+                            [(at, claim_id, at) for at, claim_id in offsets]).rowcount
 
 
 def finish(db: sqlite_utils.Database, path: Path, docs: Documents | None) -> tuple[list[str], list]:
@@ -693,7 +702,7 @@ def finish(db: sqlite_utils.Database, path: Path, docs: Documents | None) -> tup
         quoted, offsets = quotes_found.result()
         if quoted:
             return [], quoted
-        db.conn.executemany("update claims set quote_offset = ? where id = ?", offsets)
+        store_offsets(db.conn, offsets)
         db.conn.commit()
         log("indexed, and checked every quote against its document")
         checked = threads.submit(db_problems, path)
