@@ -617,6 +617,15 @@ def unpickle_part(blob: bytes) -> Part:
     return Part(label, key, tables, FileResult(where=where, refs=refs, errors=errors))
 
 
+def cached_part(cache: Cache, key: str) -> Part | None:
+    """A part from the cache, or None when it is missing or damaged (it is then made again)."""
+    blob = cache.read(key)
+    try:
+        return unpickle_part(blob) if blob else None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        return None
+
+
 VERBOSE = {"on": False, "start": 0.0}
 
 
@@ -636,8 +645,8 @@ def parts(labels: list[str], keys: dict[str, str], jobs: int | None, cache: Cach
     cache_dir = str(cache.dir) if cache else None
 
     def cached_or_made(label: str) -> Part:
-        blob = cache.read(keys[label]) if label not in todo else None
-        return unpickle_part(blob or part_job(label, version, cache_dir))
+        part = cached_part(cache, keys[label]) if label not in todo else None
+        return part or unpickle_part(part_job(label, version, cache_dir))
 
     if jobs > 1 and len(todo) > 1:
         with worker_pool(jobs) as pool:
@@ -813,10 +822,9 @@ def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: 
     size = {label: Path(label).stat().st_size for label in labels}
     if sum(size[label] for label in changed) > sum(size.values()) // 4:
         return None  # swapping that many rows one by one is slower than loading them all
-    old_blobs = [cache.read(old[label]) for label in changed]
-    if any(blob is None for blob in old_blobs):
+    old_parts = [cached_part(cache, old[label]) for label in changed]
+    if None in old_parts:
         return None
-    old_parts = [unpickle_part(blob) for blob in old_blobs]
     new_parts = list(parts(changed, keys, jobs, cache))
     ranks = [labels.index(label) for label in changed]
     log(f"parsed {len(changed)} changed file(s) of {len(labels)}")
@@ -938,7 +946,8 @@ def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True,
         tmp = temp_path(out)
     except OSError as exc:
         raise BuildError([f"{out}: cannot write here: {exc.strerror or exc}"]) from None
-    store = Cache(out, code_version()) if cache else None
+    # a part is only as good as the code that made it, and the countries it knew
+    store = Cache(out, code_version(" ".join(sorted(COUNTRIES)).encode())) if cache else None
     try:
         keys = file_keys(store, labels)
         result = update(labels, keys, out, tmp, jobs, store, documents, docs_digest) if store else None

@@ -350,3 +350,19 @@ def test_a_bad_quote_and_a_dangling_reference_are_reported_together(tmp_path, mo
         "events[0].groups[0].group: 'nobody' is not the id of any record in groups",
         "events[1].claims[0].quote: not found in doc.txt: 'Nothing happened.'",
     ]
+
+
+def test_a_damaged_cache_part_is_made_again(tmp_path):
+    seeds = small_seeds(tmp_path)
+    out = tmp_path / "imu.db"
+    build_db.build(seeds, out, docs=tmp_path / "docs")
+    full = dump(out)
+    for part in (tmp_path / ".imu.db.cache").glob("*.part"):
+        part.write_bytes(b"not a pickle")
+    (seeds / "events.yml").write_text(events().replace("title: An attack", "title: Another attack", 1))
+    build_db.build(seeds, out, docs=tmp_path / "docs")  # the update finds the old part damaged
+    out.unlink()
+    for part in (tmp_path / ".imu.db.cache").glob("*.part"):
+        part.write_bytes(part.read_bytes()[:10])
+    build_db.build(seeds, out, docs=tmp_path / "docs")  # every part damaged: all made again
+    assert dump(out) == dump_of_full_build(seeds, tmp_path / "docs", tmp_path) != full
