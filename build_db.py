@@ -48,22 +48,19 @@ MAX_SLUG_LEN = 100  # ids and references; the longest id in the seeds is under 5
 MAX_REPEATS = 20_000  # records a file may validate again through aliases
 # Characters no text may hold: C0 and C1 controls (tab, newline and CR are fine) and the
 # invisible format characters (Unicode's Cf: zero-width spaces and joiners, bidi overrides
-# and isolates, a BOM). ASCII text, nearly all of it, needs only the first, short check.
-ASCII_UNSEEN_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# and isolates, a BOM). The pattern finds the controls and every non-ASCII character;
+# unseen() asks Unicode about the few non-ASCII ones a text has.
+CANDIDATE_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\U0010ffff]")
 
 
-def _ranges(codes: list[int]) -> str:
-    out, start = [], None
-    for code, after in zip(codes, codes[1:] + [None]):
-        start = code if start is None else start
-        if after != code + 1:
-            out.append(re.escape(chr(start)) + ("-" + re.escape(chr(code)) if code != start else ""))
-            start = None
-    return "".join(out)
+def unseen(value: str) -> re.Match | None:
+    """The first control or invisible format character of a text."""
+    for m in CANDIDATE_RE.finditer(value):
+        if unicodedata.category(m[0]) in ("Cc", "Cf"):
+            return m
+    return None
 
 
-UNSEEN_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + _ranges(
-    [c for c in range(0xA0, 0x110000) if unicodedata.category(chr(c)) == "Cf"]) + "]")
 DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
 
@@ -125,7 +122,7 @@ def check_value(f: Field, value) -> tuple[object, str | None]:
             return None, f"expected text, got {short(value)}"
         if not value.strip():
             return None, "is empty"
-        bad = (ASCII_UNSEEN_RE if value.isascii() else UNSEEN_RE).search(value)
+        bad = unseen(value)
         if bad:
             c = bad[0]
             what = f"control character U+{ord(c):04X}" if unicodedata.category(c) == "Cc" else \
