@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.handle_exception import handle_exception as datasette_error_page
+from datasette.utils import ValueAsBooleanError
 from datasette.utils.asgi import Request
 from datasette.views.base import DatasetteError
 
@@ -109,7 +110,7 @@ def bad_request(request, exception) -> str | None:
         return "A number in the query string is too large (SQLite integers are 64-bit)"
     if "one statement at a time" in str(exception):
         return "_where must be a single SQL expression"
-    if type(exception).__name__ == "ValueAsBooleanError":
+    if isinstance(exception, ValueAsBooleanError):
         return "A parameter that should be a boolean (on, off, 1, 0, true, false) is not"
     detail = str(exception) or type(exception).__name__
     return f"Bad request: the query string could not be used ({detail[:200]})"
