@@ -15,7 +15,7 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
-imu.db: $(INSTALLED) build_db.py schema.py fold.py seedparse.py quotes.py cache.py files.py $(SEEDS)
+imu.db: $(INSTALLED) build_db.py schema.py fold.py seedparse.py quotes.py cache.py files.py dates.py $(SEEDS)
 	$(PY) build_db.py --seeds seeds --out imu.db
 
 inspect.json: imu.db

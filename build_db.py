@@ -35,6 +35,7 @@ import pycountry
 import sqlite_utils
 
 from cache import Cache, code_version, file_key
+from dates import date_phrase
 from files import Terminated, out_problem, seed_files, sweep, temp_path, terminate_on_sigterm, worker_pool
 from fold import fold
 from quotes import DOCS, Documents, check_claims
@@ -448,7 +449,10 @@ def popup(event: dict) -> str:
         killed = str(low) if low == high else f"{low}-{high}"
     if event.get("fatalities_best") is not None:
         killed += f" (best estimate {event['fatalities_best']})"
-    when = event.get("date_text") or f"{event['date_start']} .. {event['date_end']}"
+    when = date_phrase(event.get("date_start"), event.get("date_end"), event.get("date_precision"))
+    text = (event.get("date_text") or "").strip()
+    if text:  # the source's own words after ours
+        when += f" {text}" if text.startswith("(") and text.endswith(")") else f" ({text})"
     where = ", ".join(x for x in (event.get("place"), event.get("country")) if x) or "place unknown"
     return json.dumps({
         "title": event["title"],
@@ -471,9 +475,17 @@ def names_in(text: str | None) -> str:
 
 
 def search_rows(db: sqlite_utils.Database):
-    """One row per searchable thing: `text` for plain search, `folded` (names only) for spellings."""
+    """One row per searchable thing: `text` for plain search, `folded` (names only) for spellings,
+    and `name` / `name_folded`, its names one a line, which the search ranks first and weights
+    above the rest; an alias row's `owner_link` is the record it names, which it is listed under."""
+    from labels import source_label
+
     def lines(*parts):
         return "\n".join(p for p in parts if p)
+
+    def named(*spellings):
+        spellings = [s for s in dict.fromkeys(spellings) if s]
+        return dict(name=lines(*spellings), name_folded=lines(*dict.fromkeys(map(fold, spellings))))
 
     names = {}
     for r in db.query("select a.*, coalesce(g.name, p.name) as owner from aliases a "
@@ -482,33 +494,41 @@ def search_rows(db: sqlite_utils.Database):
         owner = ("groups", r["group_id"]) if r["group_id"] else ("people", r["person_id"])
         names.setdefault(owner, []).append(r["alias"])
         yield dict(type="alias", item_id=r["id"], label=f"{r['alias']} ({r['owner']})",
-                   link=f"/imu/aliases/{r['id']}", text=lines(r["alias"], r["note"]), folded=fold(r["alias"]))
+                   link=f"/imu/aliases/{r['id']}", text=lines(r["alias"], r["note"]), folded=fold(r["alias"]),
+                   **named(r["alias"]), owner_link=f"/imu/{owner[0]}/{owner[1]}")
     for table, kind in (("groups", "group"), ("people", "person")):
         for r in db.query(f"select * from {table} order by id"):
             spellings = " ".join(dict.fromkeys([r["name"], *names.get((table, r["id"]), [])]))
             yield dict(type=kind, item_id=r["id"], label=r["name"], link=f"/imu/{table}/{r['id']}",
-                       text=lines(spellings, r["description"]), folded=fold(spellings))
+                       text=lines(spellings, r["description"]), folded=fold(spellings),
+                       **named(r["name"], *names.get((table, r["id"]), [])), owner_link=None)
     for r in db.query("select * from events order by id"):
         yield dict(type="event", item_id=r["id"], label=r["title"], link=f"/imu/events/{r['id']}",
                    text=lines(r["title"], r["date_text"], r["place"], r["description"]),
-                   folded=fold(lines(r["title"], r["place"], names_in(r["description"]))))
+                   folded=fold(lines(r["title"], r["place"], names_in(r["description"]))),
+                   **named(r["title"]), owner_link=None)
     for r in db.query("select * from sources order by id"):
-        yield dict(type="source", item_id=r["id"], label=r["title"], link=f"/imu/sources/{r['id']}",
+        yield dict(type="source", item_id=r["id"], label=source_label(r["title"], r["publisher"], r["author"]),
+                   link=f"/imu/sources/{r['id']}",
                    text=lines(r["title"], r["author"], r["publisher"], r["notes"]),
-                   folded=fold(lines(r["title"], r["author"], r["publisher"])))
-    for r in db.query("select * from claims order by id"):
+                   folded=fold(lines(r["title"], r["author"], r["publisher"])),
+                   **named(r["title"], r["publisher"], r["author"]), owner_link=None)
+    for r in db.query("select * from claims order by id"):  # a claim has no name: quote and statement
         yield dict(type="claim", item_id=r["id"], label=r["statement"], link=f"/imu/claims/{r['id']}",
                    text=lines(r["quote"], r["statement"], r["position"]),
-                   folded=fold(names_in(lines(r["quote"], r["statement"]))))
+                   folded=fold(names_in(lines(r["quote"], r["statement"]))),
+                   **named(), owner_link=None)
 
 
-SEARCH_COLUMNS = {"type": str, "item_id": str, "label": str, "link": str, "text": str, "folded": str}
+# What the search reads of every hit comes before the long `text`, which may overflow its page.
+SEARCH_COLUMNS = {"type": str, "item_id": str, "label": str, "link": str, "name": str, "name_folded": str,
+                  "owner_link": str, "text": str, "folded": str}
 
 
 def create_search_index(db: sqlite_utils.Database) -> None:
     """The table behind the `search` canned query; its FTS is enabled with the others."""
     db["search_index"].create(SEARCH_COLUMNS, pk=("type", "item_id"),
-                              not_null={"label", "link", "text", "folded"})
+                              not_null={"label", "link", "text", "folded", "name", "name_folded"})
 
 
 def file_search_rows(rows: dict[str, list[dict]]) -> list[dict]:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from files import sweep
 
-CODE = ("build_db.py", "schema.py", "fold.py", "seedparse.py", "quotes.py", "cache.py", "files.py")
+CODE = ("build_db.py", "schema.py", "fold.py", "seedparse.py", "quotes.py", "cache.py", "files.py",
+        "dates.py")
 
 
 def code_version(extra: bytes = b"") -> bytes:

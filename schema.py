@@ -291,7 +291,8 @@ FTS = {
     "events": ["title", "description", "place", "date_text"],
     "claims": ["quote", "statement", "position"],
     "sources": ["title", "author", "publisher", "notes"],
-    "search_index": ["text", "folded"],  # made by build_db.build_search_index
+    # made by build_db.search_rows; the search query weights the columns by position in bm25()
+    "search_index": ["text", "folded", "name", "name_folded"],
 }
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 

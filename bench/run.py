@@ -250,6 +250,18 @@ def pages(db: Path) -> list[tuple[str, str, str | None]]:
          "/naive/events.json?country=UZ&event_type=bombing&_shape=array"),
     ]
     rows.append(("claims table, default facets (extra: the biggest table)", "/imu/claims", None))
+    # Record pages of the busiest records: their sections and claims are the largest.
+    busiest = {
+        "group": "select group_id from event_groups group by 1 order by count(*) desc limit 1",
+        "event": "select event_id from claims where event_id is not null group by 1 order by count(*) desc limit 1",
+        "source": "select source_id from claims group by 1 order by count(*) desc limit 1",
+        "claim": "select id from claims order by length(quote) desc limit 1",
+    }
+    tables = {"group": "groups", "event": "events", "source": "sources", "claim": "claims"}
+    rows.append(("home page", "/", None))
+    rows.append(("about page (the codebook)", "/about", None))
+    for kind, sql in busiest.items():
+        rows.append((f"{kind} page (the busiest)", f"/imu/{tables[kind]}/{con.execute(sql).fetchone()[0]}", None))
     canned = {"search": f"/imu/search?q={group_name.split()[0]}",
               "timeline": f"/imu/timeline?group={group_id}",
               "events_map": "/imu/events_map"}

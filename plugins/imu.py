@@ -4,6 +4,8 @@
   search_index.folded and aliases.alias_folded, so canned queries fold user
   input the way the build folded the records; and an `escape_fts` that never
   hands FTS5 an empty query, so `?_search="` gives no rows instead of HTTP 400.
+- `date_phrase(start, end, precision)` in SQL: a date range in words (dates.py), the
+  `date` column of the canned queries.
 - Canned-query cells: `snippet` keeps only its <mark> highlights as HTML, and
   `link` / `*_link` paths inside the site become links.
 - `imu_table_rows`, a template filter that renders a query's table body in one
@@ -18,6 +20,7 @@ import markupsafe
 from datasette import hookimpl
 from datasette.utils import escape_fts, to_css_class, urlsafe_components
 
+from dates import date_phrase
 from fold import search_problem, sql_fold
 
 SITE_PREFIX = "/imu/"
@@ -38,6 +41,7 @@ def safe_escape_fts(query):
 def prepare_connection(conn):
     conn.create_function("fold", 1, sql_fold, deterministic=True)
     conn.create_function("escape_fts", 1, safe_escape_fts, deterministic=True)
+    conn.create_function("date_phrase", 3, date_phrase, deterministic=True)
 
 
 @hookimpl

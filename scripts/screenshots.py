@@ -22,15 +22,20 @@ from conftest import datasette_server, launch_chromium, local_only_page  # noqa:
 
 OUT = ROOT / "docs" / "screenshots"
 
-# name, path, what to wait for, what to bring into view (or None for the top).
+# name, path, what to wait for, what to bring into view (or None for the top), width.
 SHOTS = [
-    ("home", "/", "h1", None),
-    ("database", "/imu", "h1", None),
-    ("search", "/imu/search?q=Yuldashev", "table.rows-and-columns mark", "table.rows-and-columns"),
-    ("map", "/imu/events_map", ".leaflet-marker-icon", None),
-    ("event", "/imu/events/1999-tashkent-bombings", ".imu-claim", "section.imu-participants"),
-    ("person", "/imu/people/tohir-yoldashev", ".imu-section", "section.imu-names"),
-    ("disputes", "/imu/disputes", "table.rows-and-columns", None),
+    ("home", "/", "h1", None, 1280),
+    ("about", "/about", "h1", "#tables", 1280),
+    ("search", "/imu/search?q=Rasht", "table.rows-and-columns mark", None, 1280),
+    ("events", "/imu/events", "table.rows-and-columns", None, 1280),
+    ("map", "/imu/events_map", ".leaflet-marker-icon", None, 1280),
+    ("event", "/imu/events/2010-rasht-valley-security-sweeps", ".imu-claim", None, 1280),
+    ("group", "/imu/groups/imu", ".imu-section", "section.imu-from-group_relations-group_id", 1280),
+    ("claim", "/imu/claims/2010-rasht-valley-security-sweeps--stratfor-2010-tajikistan-sweeps-5",
+     "dl.imu-fields", None, 1280),
+    ("person", "/imu/people/tohir-yoldashev", ".imu-section", None, 1280),
+    ("disputes", "/imu/disputes", "table.rows-and-columns", None, 1280),
+    ("phone", "/imu/events/2010-rasht-valley-security-sweeps", "h1", None, 390),
 ]
 
 
@@ -44,8 +49,11 @@ def main() -> int:
         build_db.build(ROOT / "seeds", db_path)
         with datasette_server(db_path, settings, Path(tmp)) as url, sync_playwright() as pw:
             browser = launch_chromium(pw)
-            page = local_only_page(browser, height=1050)
-            for name, path, ready, into_view in SHOTS:
+            pages = {}
+            for name, path, ready, into_view, width in SHOTS:
+                if width not in pages:
+                    pages[width] = local_only_page(browser, width=width, height=1050 if width > 600 else 844)
+                page = pages[width]
                 page.goto(url + path)
                 page.wait_for_selector(ready)
                 if name == "map":
@@ -58,8 +66,9 @@ def main() -> int:
                     page.locator(into_view).first.evaluate("el => el.scrollIntoView()")
                 page.screenshot(path=str(OUT / f"{name}.png"))
                 print(f"docs/screenshots/{name}.png  {path}")
-            if page.errors:
-                print("JavaScript errors:", *page.errors, sep="\n  ", file=sys.stderr)
+            errors = [e for p in pages.values() for e in p.errors]
+            if errors:
+                print("JavaScript errors:", *errors, sep="\n  ", file=sys.stderr)
                 return 1
             browser.close()
     return 0

@@ -47,10 +47,22 @@ def test_make_serve_passes_the_same_options():
 def test_home_page(page, live_server):
     page.goto(live_server + "/")
     assert "Islamic Movement of Uzbekistan" in page.title()
-    assert page.locator("h2 a", has_text="imu").count() == 1
-    page.get_by_role("link", name="search").first.click()
-    page.wait_for_url(re.compile(r"/imu/search"))
+    for name in ("people", "groups", "events"):
+        assert page.locator("table.imu-tables th a", has_text=name).first.is_visible()
+    page.get_by_role("link", name="About the data").first.click()
+    page.wait_for_url(f"{live_server}/about")
+    assert page.locator("h1").inner_text() == "About the data"
     assert page.errors == [] and page.blocked == []
+
+
+def test_home_search_box_forgives_spelling(page, live_server):
+    page.goto(live_server + "/")
+    page.fill("#imu-q", "Yo'ldashev")
+    page.locator("#imu-q").press("Enter")
+    page.wait_for_url(re.compile(r"/imu/search\?q=Yo"))
+    rows = page.locator("table.rows-and-columns tbody tr")
+    assert "Tohir Yoldashev" in " ".join(rows.all_inner_texts()[:3])
+    assert page.errors == []
 
 
 @pytest.mark.parametrize("path", ["/imu/events", "/imu/events_map"])
@@ -92,7 +104,7 @@ def test_search_for_yuldashev_finds_the_person(page, live_server):
     assert first.locator("mark").first.inner_text() == "Yuldashev"
     first.locator("a[href='/imu/people/tohir-yoldashev']").click()
     page.wait_for_url(re.compile(r"/imu/people/tohir-yoldashev$"))
-    assert page.locator("section.imu-names").inner_text().count("Yuldashev") >= 1
+    assert page.locator("section.imu-from-aliases-person_id").inner_text().count("Yuldashev") >= 1
     assert page.errors == []
 
 
@@ -116,8 +128,111 @@ def test_event_page_shows_its_quotes(page, live_server, con):
     page.goto(f"{live_server}/imu/events/{event_id}")
     shown = page.locator(".imu-claim blockquote").all_inner_texts()
     assert sorted(s.strip("“”") for s in shown) == sorted(quotes)
-    participants = page.locator("section.imu-participants tbody tr").count()
+    participants = page.locator("section.imu-from-event_groups-event_id li, "
+                                "section.imu-from-event_people-event_id li").count()
     assert participants == con.execute(
         "select (select count(*) from event_groups where event_id = ?1) + "
         "(select count(*) from event_people where event_id = ?1)", [event_id]).fetchone()[0]
+    assert page.errors == []
+
+
+# ---------------------------------------------------------------- a journalist's first visit
+
+def test_table_rows_show_on_the_first_screen(page, live_server):
+    """At 1280x900 the first row of events is on screen, with the codebook folded away."""
+    page.goto(live_server + "/imu/events")
+    top = page.locator("table.rows-and-columns tbody tr").first.bounding_box()["y"]
+    assert top < 900 - 40
+    assert not page.locator("dl.column-descriptions").is_visible()
+    page.locator("details.imu-codebook-short summary").click()
+    assert page.locator("details.imu-codebook-short dd").first.is_visible()
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("path", ["/", "/imu/groups/imu", "/imu/claims/{claim}", "/imu/events/{event}",
+                                  "/imu/search?q=Rasht", "/imu/events_map", "/about"])
+def test_phone_width_stays_readable(browser, live_server, con, path):
+    """At 390 px nothing is wider than the screen, so nothing needs sideways scrolling."""
+    from conftest import local_only_page
+
+    claim = con.execute("select id from claims where dispute_id is not null order by length(quote) desc").fetchone()[0]
+    event = con.execute("select id from events order by length(description) desc").fetchone()[0]
+    page = local_only_page(browser, width=390, height=844)
+    try:
+        page.goto(live_server + path.format(claim=claim, event=event))
+        page.wait_for_load_state("networkidle")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path}: {width} px wide"
+        assert page.locator("h1").first.bounding_box()["width"] <= 390
+    finally:
+        page.close()
+
+
+def test_task_what_happened_in_the_rasht_valley_in_2010(page, live_server, con):
+    """From the home page alone: find the 2010 Rasht Valley events, and who says what about
+    the death toll of the sweeps."""
+    page.goto(live_server + "/")
+    page.fill("#imu-q", "Rasht")
+    page.locator("#imu-q").press("Enter")
+    page.wait_for_url(re.compile(r"q=Rasht"))
+    events = con.execute("select id, title from events where id like '2010-rasht%' order by id").fetchall()
+    assert len(events) == 2
+    results = page.locator("table.rows-and-columns tbody tr").all_inner_texts()
+    for _, title in events:
+        assert any(title in row for row in results[:4]), title
+    sweeps_id, sweeps = next(e for e in events if "sweeps" in e[0])
+    page.get_by_role("link", name=sweeps).first.click()
+    page.wait_for_url(f"{live_server}/imu/events/{sweeps_id}")
+    assert page.locator("h1").inner_text() == sweeps
+    body = page.locator("section.content").inner_text()
+    assert "2010" in page.locator("dd.imu-field-date_start").inner_text()
+    for position, quote in con.execute("select position, quote from claims where dispute_id = 'rasht-sweeps-casualties'"):
+        assert position in body and quote in body
+    page.get_by_role("link", name=re.compile("How many Tajik soldiers died")).first.click()
+    page.wait_for_url(re.compile(r"/imu/dispute_topics/rasht-sweeps-casualties$"))
+    sides = page.locator("details.imu-claim-group summary").all_inner_texts()
+    expected = {r[0] for r in con.execute("select position from claims where dispute_id = 'rasht-sweeps-casualties'")}
+    assert {s.split("Side: ", 1)[1].rsplit(" (", 1)[0] for s in sides} == expected
+    assert page.errors == []
+
+
+def test_task_from_a_claim_to_its_source_and_its_fact(page, live_server, con):
+    """From any claim, one click to its source and one to the fact it supports."""
+    page.goto(live_server + "/imu/claims")
+    page.locator("table.rows-and-columns tbody tr td.col-id a").first.click()
+    page.wait_for_url(re.compile(r"/imu/claims/[^/?]+$"))
+    claim_id = page.url.rsplit("/", 1)[1]
+    source_id, subject_type, subject_id = con.execute(
+        "select source_id, subject_type, subject_id from claims where id = ?", [claim_id]).fetchone()
+    page.locator("dd.imu-field-source_id a").first.click()
+    page.wait_for_url(f"{live_server}/imu/sources/{source_id}")
+    assert page.locator(f"#claim-{claim_id}").count() == 1  # the source lists it
+    page.go_back()
+    page.locator("dl.imu-fields dt", has_text="Supports").wait_for()
+    page.locator("dl.imu-fields dd a[href^='/imu/%s/']" % subject_type).first.click()
+    page.wait_for_url(f"{live_server}/imu/{subject_type}/{subject_id}")
+    assert page.locator(f"#claim-{claim_id}").count() == 1  # the fact lists it
+    assert page.errors == []
+
+
+def test_task_which_groups_the_imu_allied_with_and_when(page, live_server, con):
+    """From the home page: groups, then the IMU, then its relations, read with their dates."""
+    page.goto(live_server + "/")
+    page.locator("ul.imu-ways a", has_text="Groups").click()
+    page.get_by_role("link", name="Islamic Movement of Uzbekistan", exact=True).first.click()
+    page.wait_for_url(f"{live_server}/imu/groups/imu")
+    shown = set()
+    for section in ("group_relations-group_id", "group_relations-related_group_id"):
+        for item in page.locator(f"section.imu-from-{section} li").all_inner_texts():
+            if "allied with" in item:
+                shown.add(item)
+    expected = con.execute("""select count(*) from group_relations
+        where relation = 'ally' and 'imu' in (group_id, related_group_id)""").fetchone()[0]
+    assert expected and len(shown) == expected
+    for group_name, start in con.execute("""select g.name, r.date_start from group_relations r
+            join groups g on g.id = case r.group_id when 'imu' then r.related_group_id else r.group_id end
+            where r.relation = 'ally' and 'imu' in (r.group_id, r.related_group_id)"""):
+        item = next(i for i in shown if re.match(rf"(allied with {re.escape(group_name)}|{re.escape(group_name)} allied with)( ·|$)", i))
+        if start:
+            assert start[:4] in item, item  # when: the year it began, in words
     assert page.errors == []

@@ -1,0 +1,218 @@
+"""The pages a reader starts from, and what every page shares.
+
+- `/`: the home page (templates/home.html): what the dataset is, a search box, the ways
+  in, the tables in reading order with their counts, the licence and how to cite.
+- `/about`: the codebook rendered from metadata.yml (every table and column), how to read
+  a row, the sources with their publishers, how to cite (templates/about.html).
+- `imu_site` on every page (error pages too), for the footer (templates/_footer.html): licence, citation,
+  the dataset's date; `/-/static-plugins/imu/site.css`, the site's stylesheet.
+- Table pages: `imu_shown` leaves the machinery columns (labels.MACHINERY) out
+  of the HTML table; canned-query pages: a row's label is the link to its record.
+"""
+from __future__ import annotations
+
+import datetime
+import functools
+import re
+import subprocess
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import markupsafe
+from datasette import hookimpl
+from datasette.utils import tilde_encode
+from datasette.utils.asgi import Response
+
+import labels
+from dates import date_phrase
+from schema import CLAIM, RECORDS
+
+ROOT = Path(__file__).resolve().parent.parent
+DB = "imu"
+# The order a reader meets the tables in: who and what first, the evidence, then the links.
+TABLE_ORDER = ["people", "groups", "events", "claims", "sources", "dispute_topics",
+               "memberships", "group_relations", "event_groups", "event_people", "aliases"]
+# Columns that link a row to one of several tables; a table page shows the one that is set.
+POLYMORPHIC = {table: set(RECORDS[table].parent_column.values())
+               for table in ("claims", "aliases")}
+POLYMORPHIC_TITLE = {"claims": "supports", "aliases": "name of"}
+CUT = 160  # characters of long text a table cell shows; the record page shows it whole
+
+
+@functools.lru_cache(maxsize=1)
+def seeds_date() -> str:
+    """The day the records last changed: the last commit touching seeds/, else the newest
+    seed file. (A dataset version replaces this with the releases issue.)"""
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%cs", "--", "seeds"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=5).stdout.strip()
+        if out:
+            return out
+    except (OSError, subprocess.SubprocessError):
+        pass
+    files = list((ROOT / "seeds").glob("*.yml"))
+    if not files:
+        return "unknown"
+    newest = max(f.stat().st_mtime for f in files)
+    return datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).date().isoformat()
+
+
+def site(datasette) -> dict:
+    meta = datasette.metadata() or {}
+    config = datasette.plugin_config("imu") or {}
+    return {
+        "title": meta.get("title"), "license": meta.get("license"),
+        "license_url": meta.get("license_url"), "source": meta.get("source"),
+        "source_url": meta.get("source_url"), "citation": config.get("citation", ""),
+        "summary": config.get("summary", ""), "date": seeds_date(),
+    }
+
+
+@hookimpl
+def prepare_jinja2_environment(env, datasette):
+    """Globals, not template variables: Datasette renders its error pages without hooks."""
+    env.globals.update(imu_site=site(datasette), imu_shown=shown, imu_label_column=label_column)
+
+
+@hookimpl
+def extra_css_urls():
+    return ["/-/static-plugins/imu/site.css"]
+
+
+# ---------------------------------------------------------------- table pages
+
+def shown(table, display_columns, display_rows):
+    """(columns, rows) of a table page without its machinery: the API keeps every column.
+    A table whose rows link to one of several tables shows the link that is set, once."""
+    if table not in labels.LABELS:
+        return display_columns, display_rows
+    poly = POLYMORPHIC.get(table, set())
+    hide = labels.MACHINERY | labels.DATE_PARTS | poly
+    columns = [dict(c, title="date" if c["name"] == "date_start" else c["name"])
+               for c in display_columns if c["name"] not in hide]
+    rows = []
+    for row in display_rows:
+        cells = [c for c in row if c["column"] not in hide]
+        if poly:
+            chosen = next((c for c in row if c["column"] in poly and c["raw"] not in (None, "")), None)
+            cells.append(chosen or {"column": "none", "value": "", "raw": None, "value_type": "none"})
+        rows.append(cells)
+    if poly:
+        columns.append({"name": POLYMORPHIC_TITLE[table], "title": POLYMORPHIC_TITLE[table],
+                        "sortable": False, "is_pk": False, "type": "text", "notnull": 0,
+                        "description": "The record this row is about."})
+    return columns, rows
+
+
+@hookimpl(tryfirst=True)
+def render_cell(row, value, column, table, database, datasette):
+    """Table pages: dates in words, long text cut. Canned queries: the label links to the
+    record (`link` column), and dates in words where a query gives date_start."""
+    if database != DB or not hasattr(row, "keys"):
+        return None
+    keys = row.keys()
+    if column == "date_start" and "date_end" in keys and table is not None:
+        return markupsafe.Markup('<span title="{} to {}">{}</span>').format(
+            row["date_start"], row["date_end"],
+            date_phrase(row["date_start"], row["date_end"], row["date_precision"] if "date_precision" in keys else None))
+    if table is not None:
+        text = value
+        if isinstance(value, str) and len(value) > CUT and column != "id":
+            text = value[:CUT].rsplit(" ", 1)[0] + "…"
+        if column == datasette.table_metadata(DB, table).get("label_column") and "id" in keys and text:
+            # A row's name links to its page, as its id does.
+            return markupsafe.Markup('<a href="/{}/{}/{}">{}</a>').format(
+                DB, tilde_encode(table), tilde_encode(str(row["id"])), text)
+        return text if text is not value else None
+    if "link" in keys and isinstance(row["link"], str) and row["link"].startswith(f"/{DB}/"):
+        if column == label_column(keys) and value not in (None, ""):
+            return markupsafe.Markup('<a href="{}">{}</a>').format(row["link"], value)
+    return None
+
+
+# In a canned query's row, the first of these columns names the record `link` leads to.
+LABEL_COLUMNS = ("label", "title", "name", "statement", "subject", "relation", "group_name", "person")
+
+
+def label_column(columns) -> str | None:
+    """The column of a canned query's rows that links to the record (`link` then hides)."""
+    columns = list(columns)
+    if "link" not in columns:
+        return None
+    return next((c for c in LABEL_COLUMNS if c in columns), None)
+
+
+# ---------------------------------------------------------------- home and about
+
+async def table_counts(datasette) -> dict[str, int]:
+    db = datasette.get_database(DB)
+    return await db.table_counts(limit=1000)
+
+
+async def home(datasette, request):
+    counts = await table_counts(datasette)
+    meta = datasette.metadata(database=DB) or {}
+    tables = [{"name": t, "count": counts.get(t),
+               "description": datasette.table_metadata(DB, t).get("description", "")}
+              for t in TABLE_ORDER]
+    queries = [{"name": n, "title": q.get("title") or n}
+               for n, q in (datasette.metadata("queries", database=DB) or {}).items()]
+    return Response.html(await datasette.render_template(
+        "home.html", {"tables": tables, "queries": queries, "database_description": meta.get("description")},
+        request=request, view_name="imu-home"))
+
+
+async def about(datasette, request):
+    counts = await table_counts(datasette)
+    db = datasette.get_database(DB)
+    tables = []
+    for t in TABLE_ORDER + ["disputes"]:
+        meta = datasette.table_metadata(DB, t)
+        tables.append({"name": t, "count": counts.get(t), "description": meta.get("description", ""),
+                       "columns": (meta.get("columns") or {}).items(),
+                       "kind": "view" if t == "disputes" else "table"})
+    documents = [dict(r) for r in await db.execute(
+        f"select id, {labels.SOURCE_LABEL_SQL.format(t='s')} as label, author, publisher, "
+        "published_text, url, kind, document from sources s where document is not null "
+        "order by published is null, published, id")]
+    cited = (await db.execute("select count(*) from sources where document is null")).first()[0]
+    return Response.html(await datasette.render_template(
+        "about.html", {"tables": tables, "documents": documents, "cited_count": cited,
+                       "certainties": CLAIM.field("certainty").choices},
+        request=request, view_name="imu-about"))
+
+
+async def stylesheet(request):
+    return Response((ROOT / "static" / "site.css").read_text(), content_type="text/css; charset=utf-8",
+                    headers={"Cache-Control": "max-age=3600"})
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/$", home), (r"^/about$", about),
+            (r"^/-/static-plugins/imu/site\.css$", stylesheet)]
+
+
+# ---------------------------------------------------------------- the API's popup
+
+JSON_PATH = re.compile(r"^/imu(/[^/]+)?(/[^/]+)?\.json$")
+
+
+def popup_as_json(scope) -> dict:
+    """A JSON request gets `popup` as a JSON object, not a string holding JSON: Datasette's
+    own `_json=popup` parameter, added unless the request names its own `_json` columns."""
+    if scope.get("type") != "http" or not JSON_PATH.match(scope.get("path", "")):
+        return scope
+    query = scope.get("query_string", b"")
+    if any(k == "_json" for k, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)):
+        return scope
+    return dict(scope, query_string=(query + b"&" if query else b"") + b"_json=popup")
+
+
+@hookimpl
+def asgi_wrapper():
+    def wrap(app):
+        async def add_json(scope, receive, send):
+            await app(popup_as_json(scope), receive, send)
+        return add_json
+    return wrap

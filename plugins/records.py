@@ -1,0 +1,351 @@
+"""A page for every record, built from the database's foreign keys and labels.py.
+
+One mechanism serves all eleven tables (templates/row.html renders `imu_record`):
+- the record's name (labels.LABELS) is its heading and title;
+- every column is shown with its codebook description, a foreign key as a link labelled
+  with the name of the record it points to, dates as their precision says (dates.py);
+- every table whose foreign keys point here gives a section of labelled links;
+- the claims behind the record, and behind the records one step away (a group's
+  memberships, relations and parts in events), grouped by the fact they support;
+- canned queries taking this kind of record as a parameter are linked ("timeline").
+
+Table pages use the same labels for their foreign-key cells (render_cell). The database
+is immutable while served, so foreign keys and labels are cached for the process.
+"""
+from __future__ import annotations
+
+import re
+
+import markupsafe
+from datasette import hookimpl
+from datasette.utils import tilde_encode, urlsafe_components
+
+import labels
+from dates import date_phrase
+from schema import CLAIM
+
+DB = "imu"
+# Claims link to what they support through one of these columns (schema.CLAIM).
+SUBJECT_COLUMNS = set(CLAIM.parent_column.values())
+# A canned query's parameter names a record of this table.
+PARAM_TABLES = {"group": "groups", "person": "people", "source": "sources"}
+SECTION_LIMIT = 200
+CLAIM_LIMIT = 300
+LABEL_CACHE_SIZE = 50_000
+
+
+def record_url(table: str, id: str) -> str:
+    return f"/{DB}/{tilde_encode(table)}/{tilde_encode(str(id))}"
+
+
+def link(table: str, id: str, label: str | None) -> markupsafe.Markup:
+    return markupsafe.Markup('<a href="{}">{}</a>').format(record_url(table, id), label or id)
+
+
+def human(column: str) -> str:
+    """'related_group_id' -> 'Related group'."""
+    name = column[:-3] if column.endswith("_id") else column
+    return name.replace("_", " ").capitalize()
+
+
+def shorten(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+class Keys:
+    """The database's foreign keys: outgoing {table: {column: other}}, incoming
+    {table: [(other_table, other_column)]}. Read once: the database never changes."""
+
+    def __init__(self, all_keys: dict):
+        self.outgoing = {t: {fk["column"]: fk["other_table"] for fk in v["outgoing"]}
+                         for t, v in all_keys.items()}
+        self.incoming = {t: sorted({(fk["other_table"], fk["other_column"]) for fk in v["incoming"]})
+                         for t, v in all_keys.items()}
+        self.label_sql = {t: labels.label_select(t, self.outgoing.get(t, {})) for t in labels.LABELS}
+
+
+_keys: dict[int, Keys] = {}
+_labels: dict[tuple[str, str], str] = {}
+
+
+async def keys(db) -> Keys:
+    if id(db) not in _keys:
+        _keys[id(db)] = Keys(await db.get_all_foreign_keys())
+    return _keys[id(db)]
+
+
+async def labels_for(db, table: str, ids) -> dict[str, str]:
+    """{id: label} for records of one table, from the cache or one query for the rest."""
+    ids = {str(i) for i in ids if i not in (None, "")}
+    found = {i: _labels[(table, i)] for i in ids if (table, i) in _labels}
+    missing = sorted(ids - set(found))
+    k = await keys(db)
+    if missing and table in k.label_sql:
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            marks = ", ".join(f":p{n}" for n in range(len(chunk)))
+            rows = await db.execute(k.label_sql[table] + f" where t.id in ({marks})",
+                                    {f"p{n}": v for n, v in enumerate(chunk)})
+            for r in rows:
+                found[r["id"]] = r["label"] or r["id"]
+        if len(_labels) > LABEL_CACHE_SIZE:
+            _labels.clear()
+        _labels.update({(table, i): v for i, v in found.items()})
+    return found
+
+
+def when(row) -> str | None:
+    keys_ = row.keys()
+    if "date_start" in keys_ and (row["date_start"] or row["date_end"] or "date_precision" in keys_):
+        return date_phrase(row["date_start"], row["date_end"], row["date_precision"])
+    return None
+
+
+def column_descriptions(datasette, table: str) -> dict[str, str]:
+    return datasette.table_metadata(DB, table).get("columns") or {}
+
+
+async def field_rows(datasette, db, table: str, row, k: Keys) -> list[dict]:
+    """The record's own columns, in order, as {column, name, description, value} for the page."""
+    out = []
+    described = column_descriptions(datasette, table)
+    outgoing = k.outgoing.get(table, {})
+    for column in row.keys():
+        value = row[column]
+        if column in labels.MACHINERY or column in labels.DATE_PARTS or column == "id" or value in (None, ""):
+            continue
+        name = human(column)
+        if column in outgoing:
+            other = outgoing[column]
+            label = (await labels_for(db, other, [value])).get(str(value))
+            shown = link(other, value, label)
+            if table == "claims" and column in SUBJECT_COLUMNS:
+                name = f"Supports ({labels.KINDS.get(other, other).lower()})"
+            if other == "sources":
+                shown += await source_details(db, value)
+        elif column == "date_start":
+            name = "Date"
+            shown = markupsafe.Markup('{} <span class="imu-raw">({} to {}, precision: {})</span>').format(
+                when(row), row["date_start"], row["date_end"] or "?", row["date_precision"] or "none")
+        elif column == "url" and str(value).startswith(("https://", "http://")):
+            shown = markupsafe.Markup('<a href="{0}" rel="nofollow noopener">{0}</a>').format(value)
+        else:
+            shown = value
+        out.append({"column": column, "name": name, "description": described.get(column, ""),
+                    "value": shown})
+    # A claim's page opens with its quote.
+    return sorted(out, key=lambda f: f["column"] != "quote")
+
+
+async def source_details(db, source_id) -> markupsafe.Markup:
+    rows = (await db.execute("select published_text, published, url from sources where id = :id",
+                             {"id": source_id})).rows
+    if not rows:
+        return markupsafe.Markup("")
+    r = rows[0]
+    bits = [markupsafe.escape(r["published_text"] or r["published"] or "undated")]
+    if (r["url"] or "").startswith(("https://", "http://")):
+        bits.append(markupsafe.Markup('<a href="{0}" rel="nofollow noopener">{0}</a>').format(r["url"]))
+    return markupsafe.Markup(' <span class="imu-meta">(') + markupsafe.Markup(", ").join(bits) + \
+        markupsafe.Markup(")</span>")
+
+
+def date_sql(table: str, k: Keys, columns: set[str]) -> tuple[str, str]:
+    """(join, date columns) giving a row of `table` its own dates, or its event's."""
+    if "date_start" in columns:
+        return "", "x.date_start, x.date_end, x.date_precision"
+    if k.outgoing.get(table, {}).get("event_id") == "events":
+        return ("left join events e on e.id = x.event_id",
+                "e.date_start, e.date_end, e.date_precision")
+    return "", "null as date_start, null as date_end, null as date_precision"
+
+
+async def table_columns(db, table: str) -> set[str]:
+    return set(await db.table_columns(table))
+
+
+def without(label: str, own: str) -> str:
+    """A related record's name, less the name of the page it is listed on:
+    'Islamic Movement of Uzbekistan allied with Taliban' on the IMU's page reads
+    'allied with Taliban'; 'Taliban (host): Meeting' on the meeting's page, 'Taliban (host)'."""
+    if label.endswith(": " + own):
+        return label[: -len(own) - 2]
+    if label.startswith(own + " ") or label.startswith(own + ", "):
+        rest = label[len(own):].lstrip(", ")
+        return re.sub(r"^\((.*?)\):", r"\1:", rest)
+    return label
+
+
+async def sections(db, table: str, id: str, k: Keys, own: str) -> list[dict]:
+    """One section per foreign key pointing at this table (claims apart), labelled rows."""
+    out = []
+    for other, column in k.incoming.get(table, []):
+        if other == "claims":
+            continue
+        join, dates = date_sql(other, k, await table_columns(db, other))
+        count = (await db.execute(f"select count(*) from [{other}] where [{column}] = :id", {"id": id})).first()[0]
+        if not count:
+            continue
+        rows = (await db.execute(
+            f"select x.id, {dates} from [{other}] x {join} where x.[{column}] = :id "
+            f"order by date_start is null, date_start, date_end, x.id limit {SECTION_LIMIT}", {"id": id})).rows
+        names = await labels_for(db, other, [r["id"] for r in rows])
+        out.append({
+            "slug": f"{other}-{column}",
+            "title": SECTION_TITLES.get((other, column), f"{labels.KINDS.get(other, other)} ({human(column)})"),
+            "count": count,
+            "more": f"/{DB}/{other}?{column}={tilde_encode(id)}" if count > len(rows) else None,
+            "rows": [{"link": record_url(other, r["id"]), "label": without(names.get(r["id"], r["id"]), own),
+                      "date": when(r) if r["date_start"] or r["date_end"] else None} for r in rows],
+        })
+    return out
+
+
+SECTION_TITLES = {
+    ("aliases", "group_id"): "Names in the sources", ("aliases", "person_id"): "Names in the sources",
+    ("aliases", "source_id"): "Names this source uses",
+    ("memberships", "group_id"): "Members and leaders", ("memberships", "person_id"): "Roles in groups",
+    ("group_relations", "group_id"): "Relations from this group",
+    ("group_relations", "related_group_id"): "Relations to this group",
+    ("event_groups", "group_id"): "Part in events", ("event_groups", "event_id"): "Groups taking part",
+    ("event_people", "person_id"): "Part in events", ("event_people", "event_id"): "People taking part",
+    ("sources", "cited_by_id"): "Works this document cites",
+}
+
+_CLAIM_SQL = """
+select c.id, c.quote, c.statement, c.certainty, c.position, c.subject_type, c.subject_id,
+  c.source_id, (select published_text from sources where id = c.source_id) as source_date,
+  c.cited_source_id, c.dispute_id,
+  (select question from dispute_topics where id = c.dispute_id) as dispute_question, c.quote_offset
+from claims c
+where {where}
+order by {order}
+limit {limit}
+"""
+
+
+async def claim_groups(db, table: str, id: str, k: Keys) -> dict:
+    """The claims about this record and about the records that point to it, grouped by
+    the fact they support (this record's own first); a source's in document order; a
+    dispute's by side."""
+    claim_keys = k.outgoing.get("claims", {})
+    direct = [c for c, other in claim_keys.items() if other == table]
+    if not direct:
+        return {"groups": [], "count": 0}
+    where = [f"c.[{c}] = :id" for c in direct]
+    # One step away: claims about records of tables that point to this one.
+    for other, column in k.incoming.get(table, []):
+        via = [c for c, t in claim_keys.items() if t == other and c in SUBJECT_COLUMNS]
+        for c in via:
+            where.append(f"c.[{c}] in (select id from [{other}] where [{column}] = :id)")
+    if table == "sources":
+        order, group_by = "c.quote_offset is null, c.quote_offset, c.id", None
+    elif table == "dispute_topics":
+        order, group_by = "c.position, c.quote_offset, c.id", "position"
+    else:
+        order, group_by = "c.subject_type = :table desc, c.subject_type, c.subject_id, c.quote_offset, c.id", "subject"
+    # One indexed search per way in: SQLite scans the whole table for an OR of them.
+    found = "c.rowid in (" + " union ".join(f"select c.rowid from claims c where {w}" for w in where) + ")"
+    sql = _CLAIM_SQL.format(where=found, order=order, limit=CLAIM_LIMIT)
+    rows = [dict(r) for r in (await db.execute(sql, {"id": id, "table": table})).rows]
+    count = (await db.execute(f"select count(*) from claims c where {found}", {"id": id})).first()[0]
+    names = {}
+    for t in {r["subject_type"] for r in rows} | {"sources"}:
+        ids = [r["subject_id"] for r in rows if r["subject_type"] == t] if t != "sources" else \
+            [r["source_id"] for r in rows] + [r["cited_source_id"] for r in rows]
+        names[t] = await labels_for(db, t, ids)
+    for r in rows:
+        r["subject_label"] = names.get(r["subject_type"], {}).get(r["subject_id"], r["subject_id"])
+        r["subject_link"] = record_url(r["subject_type"], r["subject_id"])
+        r["subject_kind"] = labels.KINDS.get(r["subject_type"], r["subject_type"])
+        r["source_label"] = names["sources"].get(r["source_id"], r["source_id"])
+        r["cited_label"] = names["sources"].get(r["cited_source_id"]) if r["cited_source_id"] else None
+    groups: list[dict] = []
+    for r in rows:
+        if group_by == "subject":
+            key = (r["subject_type"], r["subject_id"])
+            title = markupsafe.Markup('{}: <a href="{}">{}</a>').format(
+                r["subject_kind"], r["subject_link"], r["subject_label"])
+            own = key == (table, id)
+        elif group_by == "position":
+            key, title, own = r["position"], f"Side: {r['position'] or 'no position given'}", True
+        else:
+            key, title, own = None, "In the order the document tells them", True
+        if not groups or groups[-1]["key"] != key:
+            groups.append({"key": key, "title": title, "own": own, "claims": []})
+        groups[-1]["claims"].append(r)
+    return {"groups": groups, "count": count,
+            "more": f"/{DB}/claims?{direct[0]}={tilde_encode(id)}" if count > len(rows) else None}
+
+
+def see_also(datasette, table: str, id: str, row) -> list[tuple[str, str]]:
+    """Canned queries that take this kind of record as a parameter, and the map."""
+    out = []
+    queries = (datasette.metadata("queries", database=DB) or {})
+    for name, query in queries.items():
+        for param in query.get("params") or []:
+            if PARAM_TABLES.get(param) == table:
+                out.append((query.get("title") or name, f"/{DB}/{name}?{param}={tilde_encode(id)}"))
+    if table == "events" and row["latitude"] is not None:
+        out.append(("This event on the map", f"/{DB}/events?id={tilde_encode(id)}"))
+    return out
+
+
+async def record(datasette, table: str, id: str) -> dict | None:
+    db = datasette.get_database(DB)
+    k = await keys(db)
+    rows = (await db.execute(f"select * from [{table}] where id = :id", {"id": id})).rows
+    if not rows or table not in labels.LABELS:
+        return None
+    row = rows[0]
+    label = (await labels_for(db, table, [id])).get(id, id)
+    return {
+        "table": table, "id": id, "label": label, "title": shorten(label, 120),
+        "kind": labels.KINDS[table],
+        "fields": await field_rows(datasette, db, table, row, k),
+        "sections": await sections(db, table, id, k, label),
+        "claims": await claim_groups(db, table, id, k),
+        "see_also": see_also(datasette, table, id, row),
+    }
+
+
+@hookimpl
+def extra_template_vars(view_name, database, table, request, datasette):
+    if view_name != "row" or database != DB or table not in labels.LABELS or request is None:
+        return {}
+
+    async def inner():
+        pks = urlsafe_components(request.url_vars["pks"])
+        return {"imu_record": await record(datasette, table, pks[0])}
+
+    return inner
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    """A foreign key on a table page is a link labelled with its record's name."""
+    if table is None or database != DB or table not in labels.LABELS:
+        return None
+    raw = value["value"] if isinstance(value, dict) else value
+    if raw in (None, ""):
+        return None
+
+    db = datasette.get_database(DB)
+    other = _keys[id(db)].outgoing.get(table, {}).get(column) if id(db) in _keys else None
+    if other not in labels.LABELS:
+        return None  # not a foreign key (keys are read at startup)
+
+    async def inner():
+        return link(other, raw, (await labels_for(db, other, [raw])).get(str(raw)))
+
+    return inner()
+
+
+@hookimpl
+def startup(datasette):
+    """Read the foreign keys before the first request, so render_cell knows them at once
+    (it may only return a coroutine it is sure Datasette will await)."""
+    async def inner():
+        if DB in datasette.databases:
+            await keys(datasette.get_database(DB))
+    return inner

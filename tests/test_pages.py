@@ -1,0 +1,337 @@
+"""The site as a reference work: home, about, a page for every record, table and query pages.
+
+Expectations come from the built database and metadata.yml (labels through labels.py's
+SQL, which the pages use too), never typed in; the pages are read as HTML through Datasette.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import datasette
+import markupsafe
+import pytest
+
+import labels
+from test_queries import get, imu_meta, user_tables
+
+UPSTREAM = Path(datasette.__file__).parent / "templates"
+# Datasette 0.65.5's templates that templates/ copies and changes: if upstream changes
+# one, compare and carry the change over, then update the digest here.
+COPIED = {
+    "query.html": "bc3559df0e209da97d0bb46d0da5e36e02a9a561e4e473d1b79f62776786b435",
+    "_table.html": "f75a8872713f28fdce49b9a44a397f26ba1b5db5e82a74dda1f20ec14faaaa57",
+}
+
+
+@pytest.fixture(scope="module")
+def con(db_path):
+    con = sqlite3.connect(db_path)
+    con.row_factory = sqlite3.Row
+    return con
+
+
+def page(ds, path) -> str:
+    r = get(ds, path)
+    assert r.status_code == 200, (path, r.status_code)
+    return r.text
+
+
+def text_of(markup: str) -> str:
+    """Visible text, entities decoded and whitespace collapsed."""
+    markup = re.sub(r"<(script|style)\b.*?</\1>", " ", markup, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+
+
+def label(con, table, id) -> str:
+    outgoing = {r["from"]: r["table"] for r in con.execute(f"pragma foreign_key_list([{table}])")}
+    return con.execute(labels.label_select(table, outgoing) + " where t.id = ?", [id]).fetchone()["label"]
+
+
+def esc(text: str) -> str:
+    """As the templates escape it."""
+    return str(markupsafe.escape(text))
+
+
+def heading(markup: str) -> str:
+    return text_of(re.search(r"<h1[^>]*>(.*?)</h1>", markup, re.S).group(1))
+
+
+def title(markup: str) -> str:
+    return html.unescape(re.search(r"<title>(.*?)</title>", markup, re.S).group(1)).strip()
+
+
+def test_copied_templates_match_the_pinned_datasette():
+    """A copied template silently loses upstream fixes; fail when the pinned copy changes."""
+    for name, digest in COPIED.items():
+        assert hashlib.sha256((UPSTREAM / name).read_bytes()).hexdigest() == digest, name
+
+
+# ---------------------------------------------------------------- home and about
+
+def test_home_page_says_what_it_is_and_gives_the_ways_in(ds, con, metadata):
+    home = page(ds, "/")
+    config = metadata["plugins"]["imu"]
+    summary = " ".join(config["summary"].split())
+    assert summary in text_of(home)
+    assert len(re.findall(r"[.!?](\s|$)", summary)) == 2, "two sentences"
+    assert re.search(r'<form[^>]+action="/imu/search"', home) and 'name="q"' in home
+    for path in ("/imu/people", "/imu/groups", "/imu/events", "/imu/events_map", "/imu/timeline",
+                 "/imu/disputes", "/imu/sources", "/about"):
+        assert f'href="{path}' in home, path
+    # Every table people see is listed, people and groups first, with its count.
+    listed = re.findall(r'<th scope="row"><a href="/imu/(\w+)">', home)
+    shown = set(user_tables(con)) - {"search_index"}
+    assert set(listed) == shown and listed[:3] == ["people", "groups", "events"]
+    for table in listed:
+        count = con.execute(f"select count(*) from [{table}]").fetchone()[0]
+        assert f'/imu/{table}">' in home and f"{count:,}" in home
+    assert metadata["license_url"] in home and " ".join(config["citation"].split()) in text_of(home)
+    assert re.search(r"records as of \d{4}-\d{2}-\d{2}", text_of(home))
+
+
+def test_home_search_box_finds_any_spelling(ds):
+    data = get(ds, "/imu/search.json", q="Yo'ldashev", _shape="array").json()
+    assert any(r["link"] == "/imu/people/tohir-yoldashev" for r in data[:3])
+
+
+def test_about_page_is_the_codebook(ds, con, metadata):
+    about = page(ds, "/about")
+    tables = imu_meta(metadata)["tables"]
+    shown = set(user_tables(con)) - {"search_index"}
+    views = {r[0] for r in con.execute("select name from sqlite_master where type = 'view'")}
+    for table in shown | views:
+        section = re.search(rf'<section class="imu-codebook" id="table-{table}">(.*?)</section>', about, re.S)
+        assert section, table
+        body = text_of(section.group(1))
+        assert " ".join(tables[table]["description"].split()) in body
+        for column in (r[1] for r in con.execute(f"pragma table_info([{table}])")):
+            assert f'id="{table}-{column}"' in section.group(1), f"{table}.{column}"
+            assert " ".join(tables[table]["columns"][column].split()) in body
+    for heading_text in ("How to read a row", "Dates are ranges", "Certainty", "Disputes", "Places",
+                         "How to cite", "License"):
+        assert heading_text in about
+    documents = con.execute("select id, publisher from sources where document is not null").fetchall()
+    assert len(documents) == 5
+    for d in documents:
+        assert label(con, "sources", d["id"]) in text_of(about)
+
+
+@pytest.mark.parametrize("path", ["/", "/about", "/imu", "/imu/events", "/imu/groups/imu",
+                                  "/imu/timeline?group=imu", "/imu/events_map", "/imu/nothing-here"])
+def test_every_page_has_the_footer_and_about_leads_to_about(ds, path, metadata):
+    r = get(ds, path)
+    assert r.status_code in (200, 404)
+    footer = re.search(r'<footer class="ft">(.*?)</footer>', r.text, re.S).group(1)
+    assert metadata["license_url"] in footer and 'href="/about"' in footer
+    assert 'href="/about#cite"' in footer and metadata["source_url"].replace("&", "&amp;") in footer
+    about_links = re.findall(r'<a href="([^"]+)">\s*About', r.text)
+    assert about_links and set(about_links) == {"/about"}
+
+
+# ---------------------------------------------------------------- a page for every record
+
+def one_id_per_table(con):
+    """For each table, the record with the most foreign keys set (so every kind of link shows)."""
+    for table in labels.LABELS:
+        fks = [r["from"] for r in con.execute(f"pragma foreign_key_list([{table}])")]
+        filled = " + ".join(f"([{c}] is not null)" for c in fks) or "id"
+        yield table, con.execute(f"select id from [{table}] order by {filled} desc, id limit 1").fetchone()[0]
+
+
+def test_every_kind_of_record_has_a_named_page_with_labelled_links(ds, con):
+    for table, id in one_id_per_table(con):
+        markup = page(ds, f"/imu/{table}/{id}")
+        name = label(con, table, id)
+        assert heading(markup) == " ".join(name.split()), table
+        assert title(markup).startswith(name[:100].rsplit(" ", 1)[0]), table
+        assert labels.KINDS[table] in title(markup)
+        row = con.execute(f"select * from [{table}] where id = ?", [id]).fetchone()
+        for fk in con.execute(f"pragma foreign_key_list([{table}])"):
+            value = row[fk["from"]]
+            if value is None:
+                continue
+            link = f'<a href="/imu/{fk["table"]}/{value}">{esc(label(con, fk["table"], value))}</a>'
+            assert link in markup, (table, fk["from"])
+        assert id not in heading(markup) or id == name
+
+
+def test_record_pages_leave_the_machinery_out(ds, con):
+    for table, id in one_id_per_table(con):
+        body = re.search(r'<dl class="imu-fields">(.*?)</dl>', page(ds, f"/imu/{table}/{id}"), re.S).group(1)
+        for column in labels.MACHINERY | labels.DATE_PARTS:
+            assert f"imu-field-{column}" not in body, (table, column)
+
+
+def test_claim_page_shows_quote_source_fact_and_side(ds, con):
+    claim = con.execute("""select c.*, s.published_text, s.url from claims c join sources s on s.id = c.source_id
+        where c.dispute_id is not null and s.url is not null order by c.id limit 1""").fetchone()
+    assert claim, "a disputed claim whose source has a URL"
+    markup = page(ds, f"/imu/claims/{claim['id']}")
+    text = text_of(markup)
+    for part in (claim["quote"], claim["statement"], claim["certainty"], claim["published_text"],
+                 claim["url"], claim["position"], label(con, "sources", claim["source_id"]),
+                 label(con, "dispute_topics", claim["dispute_id"]),
+                 label(con, claim["subject_type"], claim["subject_id"])):
+        assert " ".join(part.split()) in text, part
+    assert f'href="/imu/{claim["subject_type"]}/{claim["subject_id"]}"' in markup
+    assert f'href="/imu/sources/{claim["source_id"]}"' in markup
+    # The quote comes first.
+    assert markup.index(esc(claim["quote"][:30])) < markup.index("Statement")
+
+
+def test_source_page_lists_its_claims_in_document_order(ds, con):
+    source = "stratfor-2010-tajikistan-sweeps"
+    expected = [r[0] for r in con.execute(
+        "select id from claims where source_id = ? order by quote_offset, id", [source])]
+    assert len(expected) > 5
+    markup = page(ds, f"/imu/sources/{source}")
+    shown = re.findall(r'<div class="imu-claim" id="claim-([^"]+)">', markup)
+    assert shown == expected
+
+
+def test_group_page_links_timeline_relations_and_map(ds, con):
+    markup = page(ds, "/imu/groups/imu")
+    for path in ("/imu/timeline?group=imu", "/imu/relations?group=imu", "/imu/events_map?group=imu"):
+        assert f'href="{path}"' in markup, path
+    relations = con.execute("select count(*) from group_relations where group_id = 'imu'").fetchone()[0]
+    section = re.search(r'imu-from-group_relations-group_id">(.*?)</section>', markup, re.S).group(1)
+    assert section.count("<li>") == relations
+
+
+def test_long_claim_lists_are_grouped_by_fact_and_fold(ds, con):
+    markup = page(ds, "/imu/groups/imu")
+    groups = re.findall(r'<details class="imu-claim-group"( open)?>\s*<summary>(.*?)</summary>', markup, re.S)
+    assert len(groups) > 5
+    first_open, first_title = groups[0]
+    assert first_open and "Islamic Movement of Uzbekistan" in text_of(first_title)
+    assert any(not is_open for is_open, _ in groups[1:]), "later groups start folded"
+    total = con.execute("""select count(*) from claims where group_id = 'imu'
+        or membership_id in (select id from memberships where group_id = 'imu')
+        or relation_id in (select id from group_relations where group_id = 'imu' or related_group_id = 'imu')
+        or event_group_id in (select id from event_groups where group_id = 'imu')""").fetchone()[0]
+    assert markup.count('<div class="imu-claim"') == total
+
+
+def test_event_page_lists_participants(ds, con):
+    event = con.execute("select event_id from event_groups group by 1 order by count(*) desc limit 1").fetchone()[0]
+    markup = page(ds, f"/imu/events/{event}")
+    for table in ("event_groups", "event_people"):
+        n = con.execute(f"select count(*) from {table} where event_id = ?", [event]).fetchone()[0]
+        if n:
+            section = re.search(rf'imu-from-{table}-event_id">(.*?)</section>', markup, re.S).group(1)
+            assert section.count("<li>") == n
+
+
+def test_a_missing_record_is_a_404(ds):
+    assert get(ds, "/imu/claims/no-such-claim").status_code == 404
+
+
+# ---------------------------------------------------------------- table pages
+
+def thead(markup):
+    return re.findall(r'<th [^>]*data-column="([^"]+)"', markup)
+
+
+@pytest.mark.parametrize("table", ["events", "claims", "aliases"])
+def test_table_pages_leave_machinery_out_of_html_but_not_the_api(ds, con, table):
+    markup = page(ds, f"/imu/{table}")
+    shown = thead(markup)
+    every = [r[1] for r in con.execute(f"pragma table_info([{table}])")]
+    for column in labels.MACHINERY | labels.DATE_PARTS:
+        assert column not in shown
+    data = get(ds, f"/imu/{table}.json").json()
+    assert data["columns"] == every
+    assert '<dl class="column-descriptions">' not in markup or "display: none" in markup
+    assert '<details class="imu-codebook-short">' in markup
+
+
+def test_claims_table_shows_what_each_claim_supports_once(ds, con):
+    markup = page(ds, "/imu/claims?_size=20")
+    shown = thead(markup)
+    for column in ("group_id", "event_id", "membership_id", "relation_id"):
+        assert column not in shown
+    assert shown[-1] == "supports"
+    first = con.execute("select subject_type, subject_id from claims order by id limit 1").fetchone()
+    assert f'<a href="/imu/{first[0]}/{first[1]}">' in markup
+
+
+def test_popup_is_json_in_the_api(ds, con):
+    data = get(ds, "/imu/events.json", _shape="array", _size=3).json()
+    for row in data:
+        assert isinstance(row["popup"], dict) and row["popup"]["link"] == f"/imu/events/{row['id']}"
+    one = get(ds, f"/imu/events/{data[0]['id']}.json", _shape="array").json()
+    assert isinstance(one[0]["popup"], dict)
+    sql = get(ds, "/imu.json", sql="select popup from events limit 1", _shape="array").json()
+    assert isinstance(sql[0]["popup"], dict)
+    # Asking for other JSON columns is the user's choice, as Datasette's `_json` has it.
+    raw = get(ds, "/imu/events.json", _shape="array", _size=1, _json="description").json()
+    assert isinstance(raw[0]["popup"], str)
+    # CSV keeps the text.
+    csv = get(ds, "/imu/events.csv", _size=1).text
+    assert '{""description""' in csv
+
+
+def test_long_text_is_cut_in_tables_and_whole_on_the_record_page(ds, con):
+    event = con.execute("select id, description from events order by length(description) desc limit 1").fetchone()
+    assert len(event["description"]) > 200
+    table = page(ds, f"/imu/events?id={event['id']}")
+    cell = re.search(r'<td class="col-description[^"]*">(.*?)</td>', table, re.S).group(1)
+    assert cell.endswith("…") and len(html.unescape(cell)) < 200
+    record = text_of(page(ds, f"/imu/events/{event['id']}"))
+    assert " ".join(event["description"].split()) in record
+
+
+# ---------------------------------------------------------------- canned-query pages
+
+def test_canned_query_pages_have_human_titles_and_label_links(ds, con, metadata):
+    queries = imu_meta(metadata)["queries"]
+    for name, query in queries.items():
+        markup = page(ds, f"/imu/{name}")
+        assert title(markup).startswith(query["title"]), name
+        assert "select" not in title(markup).lower()
+        assert heading(markup) == query["title"]
+        columns = thead_query(markup)
+        assert "link" not in columns, name
+        assert "popup" not in columns
+    timeline = page(ds, "/imu/timeline?group=imu")
+    first = con.execute("""select e.id, e.title from events e where e.id in
+        (select event_id from event_groups where group_id = 'imu') order by e.date_start, e.date_end, e.id limit 1""").fetchone()
+    assert f'<a href="/imu/events/{first["id"]}">{esc(first["title"])}</a>' in timeline
+
+
+def thead_query(markup):
+    head = re.search(r"<thead>(.*?)</thead>", markup, re.S)
+    return re.findall(r'<th class="col-[^"]*" scope="col">([^<]*)</th>', head.group(1)) if head else []
+
+
+# ---------------------------------------------------------------- dates in words
+
+def test_dates_read_as_their_precision_says(ds, con):
+    event = con.execute("""select * from events where date_precision = 'year'
+        and substr(date_start, 6) = '01-01' and substr(date_end, 6) = '12-31' order by id limit 1""").fetchone()
+    year = event["date_start"][:4]
+    table = page(ds, f"/imu/events?id={event['id']}")
+    cell = re.search(r'<td class="col-date_start[^"]*">(.*?)</td>', table, re.S).group(1)
+    assert text_of(cell) == year
+    record = page(ds, f"/imu/events/{event['id']}")
+    assert re.search(r'<dd class="imu-field-date_start">\s*' + year + " ", record)
+    assert json.loads(event["popup"])["description"].startswith(year)
+
+
+# ---------------------------------------------------------------- sources by publisher
+
+def test_sources_are_named_by_publisher_wherever_they_appear(ds, con):
+    source = con.execute("select * from sources where id = 'globalsecurity-imu-profile'").fetchone()
+    name = label(con, "sources", source["id"])
+    assert name.startswith(source["publisher"])
+    escaped = esc(name)
+    claim = con.execute("select id from claims where source_id = ? order by id limit 1", [source["id"]]).fetchone()[0]
+    assert escaped in page(ds, f"/imu/claims/{claim}")
+    assert escaped in page(ds, f"/imu/claims?source_id={source['id']}")
+    assert escaped in page(ds, "/imu/groups/imu")
+    assert heading(page(ds, f"/imu/sources/{source['id']}")) == name
