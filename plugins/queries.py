@@ -29,23 +29,21 @@ PARAM_LABELS = {
 
 # The records a parameter names, in the canned queries' own SQL (the `target` CTE of
 # events_map and person; claims_by_source's `s.id = trim(:source)`).
+def names_sql(table: str, alias_column: str, param: str) -> str:
+    """The records of `table` that `:param` names by id, name or alias, as written or folded."""
+    return f"""
+select id from {table}
+where trim(:{param}) != '' and (id = trim(:{param}) or lower(name) = lower(trim(:{param}))
+  or (length(fold(:{param})) > 3 and fold(name) = fold(:{param})))
+union
+select {alias_column} from aliases
+where {alias_column} is not null and trim(:{param}) != '' and (lower(alias) = lower(trim(:{param}))
+  or (length(fold(:{param})) > 3 and fold(alias) = fold(:{param})))"""
+
+
 MATCHES = {
-    "group": """
-select id from groups
-where trim(:group) != '' and (id = trim(:group) or lower(name) = lower(trim(:group))
-  or (length(fold(:group)) > 3 and fold(name) = fold(:group)))
-union
-select group_id from aliases
-where group_id is not null and trim(:group) != '' and (lower(alias) = lower(trim(:group))
-  or (length(fold(:group)) > 3 and fold(alias) = fold(:group)))""",
-    "person": """
-select id from people
-where trim(:person) != '' and (id = trim(:person) or lower(name) = lower(trim(:person))
-  or (length(fold(:person)) > 3 and fold(name) = fold(:person)))
-union
-select person_id from aliases
-where person_id is not null and trim(:person) != '' and (lower(alias) = lower(trim(:person))
-  or (length(fold(:person)) > 3 and fold(alias) = fold(:person)))""",
+    "group": names_sql("groups", "group_id", "group"),
+    "person": names_sql("people", "person_id", "person"),
     "source": "select id from sources where id = trim(:source)",
 }
 NOUNS = {"group": "group", "person": "person", "source": "source"}
