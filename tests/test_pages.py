@@ -335,3 +335,15 @@ def test_sources_are_named_by_publisher_wherever_they_appear(ds, con):
     assert escaped in page(ds, f"/imu/claims?source_id={source['id']}")
     assert escaped in page(ds, "/imu/groups/imu")
     assert heading(page(ds, f"/imu/sources/{source['id']}")) == name
+
+
+def test_canned_queries_name_sources_by_publisher(ds, con):
+    name = label(con, "sources", "globalsecurity-imu-profile")
+    for query, params in (("timeline", {"group": "imu"}), ("relations", {"group": "imu"}),
+                          ("claims_by_source", {"source": "globalsecurity-imu-profile"}),
+                          ("person", {"person": "tohir-yoldashev"}), ("disputes", {})):
+        found = get(ds, f"/imu/{query}.json", _shape="array", **params).json()
+        text = json.dumps(found, ensure_ascii=False)
+        assert name in text, query
+        title = con.execute("select title from sources where id = 'globalsecurity-imu-profile'").fetchone()[0]
+        assert text.count(title) == text.count(name), f"{query}: the title without its publisher"

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from conftest import ROOT, make_datasette
+from labels import source_label
 
 QUERIES = {
     "search": ["q"],
@@ -360,8 +361,8 @@ def test_claims_by_source(ds, con):
     everything = rows(ds, "claims_by_source")
     n = con.execute("select count(*) from claims").fetchone()[0]
     assert len(everything) == min(n, 1000)
-    documents = [r[0] for r in con.execute(
-        "select title from sources where id in (select source_id from claims) "
+    documents = [source_label(*r) for r in con.execute(
+        "select title, publisher, author from sources where id in (select source_id from claims) "
         "order by published is null, published, id")]
     assert list(dict.fromkeys(r["source"] for r in everything)) == documents  # oldest first, each once
     for title in documents:
