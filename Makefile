@@ -4,14 +4,21 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+TEST_INSTALLED := $(VENV)/.installed-test
 SEEDS := $(wildcard seeds/*.yml)
 SETTINGS = $(shell $(PY) -c "import json; print(' '.join(f'--setting {k} {str(v).lower() if isinstance(v, bool) else v}' for k, v in json.load(open('settings.json')).items()))")
 
 .PHONY: serve test build test-deps clean
 
+# Serving needs only datasette, its plugins and the build's dependencies; the tests add
+# pytest, Hypothesis, Playwright and the rest of the `test` extra on top.
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(TEST_INSTALLED): $(INSTALLED)
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
@@ -36,7 +43,7 @@ test-deps:
 	if [ -n "$$missing" ]; then echo "installing Debian's$$missing for the tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-test: $(INSTALLED) test-deps
+test: $(TEST_INSTALLED) test-deps
 	$(PY) -m pytest
 
 clean:

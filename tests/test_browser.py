@@ -44,6 +44,24 @@ def test_make_serve_passes_the_same_options():
     assert "-i imu.db" in line and "--host 127.0.0.1" in line
 
 
+def test_serving_installs_no_test_tools():
+    """`make serve` installs what serving and the build need; the test tools come with
+    `make test` only (they would add 165 MB to every deploy)."""
+    import tomllib
+
+    def pip_lines(target):
+        dry = subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True).stdout
+        return [line for line in dry.splitlines() if "pip install" in line]
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    serving = " ".join(project["dependencies"]).lower()
+    for tool in ("pytest", "hypothesis", "playwright"):
+        assert tool not in serving
+        assert tool in " ".join(project["optional-dependencies"]["test"]).lower()
+    assert pip_lines("serve") and not any("[test]" in line for line in pip_lines("serve"))
+    assert any('".[test]"' in line for line in pip_lines("test"))
+
+
 def test_home_page(page, live_server):
     page.goto(live_server + "/")
     assert "Islamic Movement of Uzbekistan" in page.title()
