@@ -5,6 +5,8 @@ profile "Islamic Movement of Uzbekistan (IMU) / ..." does not read as if the IMU
 """
 from __future__ import annotations
 
+import functools
+
 
 def source_label(title: str | None, publisher: str | None = None, author: str | None = None) -> str:
     """'GlobalSecurity.org, “Islamic Movement of Uzbekistan (IMU) / ...”'; a title the
@@ -76,3 +78,81 @@ def label_select(table: str, outbound: dict[str, str]) -> str:
             joins.append(f"left join [{other}] {alias} on {alias}.id = t.[{column}]")
             names[column] = "(" + LABELS[other].format(t=alias) + ")"
     return f"select t.id as id, {LABELS[table].format(**names)} as label from [{table}] t " + " ".join(joins)
+
+
+# ---------------------------------------------------------------- looking names up
+
+LABEL_CACHE_SIZE = 50_000
+
+
+class Keys:
+    """The database's foreign keys: outgoing {table: {column: other}}, incoming
+    {table: [(other_table, other_column)]}. Read once: the database never changes."""
+
+    def __init__(self, all_keys: dict):
+        self.outgoing = {t: {fk["column"]: fk["other_table"] for fk in v["outgoing"]}
+                         for t, v in all_keys.items()}
+        self.incoming = {t: sorted({(fk["other_table"], fk["other_column"]) for fk in v["incoming"]})
+                         for t, v in all_keys.items()}
+        self.label_sql = {t: label_select(t, self.outgoing.get(t, {})) for t in LABELS}
+
+
+_keys: dict[int, Keys] = {}
+_labels: dict[tuple[str, str], str] = {}
+
+
+async def keys(db) -> Keys:
+    if id(db) not in _keys:
+        _keys[id(db)] = Keys(await db.get_all_foreign_keys())
+    return _keys[id(db)]
+
+
+async def labels_for(db, table: str, ids) -> dict[str, str]:
+    """{id: label} for records of one table, from the cache or one query for the rest."""
+    ids = {str(i) for i in ids if i not in (None, "")}
+    found = {i: _labels[(table, i)] for i in ids if (table, i) in _labels}
+    missing = sorted(ids - set(found))
+    k = await keys(db)
+    if missing and table in k.label_sql:
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            marks = ", ".join(f":p{n}" for n in range(len(chunk)))
+            rows = await db.execute(k.label_sql[table] + f" where t.id in ({marks})",
+                                    {f"p{n}": v for n, v in enumerate(chunk)})
+            for r in rows:
+                found[r["id"]] = r["label"] or r["id"]
+        if len(_labels) > LABEL_CACHE_SIZE:
+            _labels.clear()
+        _labels.update({(table, i): v for i, v in found.items()})
+    return found
+
+
+def label_column(columns) -> str | None:
+    """The column of a canned query's rows that names the record its `link` column leads
+    to: that column becomes the link, and `link` itself is not shown."""
+    return _label_column(tuple(columns))
+
+
+# In a canned query's row, the first of these columns names the record `link` leads to.
+LABEL_COLUMNS = ("label", "title", "name", "statement", "subject", "relation", "group_name", "person")
+
+
+@functools.lru_cache(maxsize=256)
+def _label_column(columns: tuple) -> str | None:
+    if "link" not in columns:
+        return None
+    return next((c for c in LABEL_COLUMNS if c in columns), None)
+
+
+def record_url(table: str, id) -> str:
+    from datasette.utils import tilde_encode  # the site's import, not the build's
+
+    return f"/imu/{tilde_encode(table)}/{tilde_encode(str(id))}"
+
+
+def link(table: str, id, text=None):
+    """A link to a record's page, its text the record's name (or its id)."""
+    import markupsafe
+
+    return markupsafe.Markup('<a href="{}">{}</a>').format(record_url(table, id),
+                                                           id if text in (None, "") else text)

@@ -7,8 +7,6 @@
 - `date_phrase(start, end, precision)` in SQL: a date range in words (dates.py), the
   `date` column of the canned queries; `source_label(title, publisher, author)`, a source
   named by its publisher (labels.py), wherever a canned query names a source.
-- Canned-query cells: `snippet` keeps only its <mark> highlights as HTML, and
-  `link` / `*_link` paths inside the site become links.
 - `imu_table_rows`, a template filter that renders a query's table body in one
   Python pass, for the map page's up to 1,000 rows (templates/query.html).
 """
@@ -21,9 +19,6 @@ from datasette.utils import escape_fts, to_css_class
 from dates import date_phrase
 from fold import search_problem, sql_fold
 from labels import source_label
-
-SITE_PREFIX = "/imu/"
-
 
 def safe_escape_fts(query):
     """Datasette's escape_fts made total: text with no words (a lone '"', blanks) gives '""',
@@ -42,19 +37,6 @@ def prepare_connection(conn):
     conn.create_function("escape_fts", 1, safe_escape_fts, deterministic=True)
     conn.create_function("date_phrase", 3, date_phrase, deterministic=True)
     conn.create_function("source_label", 3, source_label, deterministic=True)
-
-
-@hookimpl
-def render_cell(value, column, table):
-    if table is not None or not isinstance(value, str):
-        return None
-    if column == "snippet":
-        # Escape everything, then let the highlight markers alone back through.
-        escaped = str(markupsafe.escape(value))
-        return markupsafe.Markup(escaped.replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>"))
-    if (column == "link" or column.endswith("_link")) and value.startswith(SITE_PREFIX):
-        return markupsafe.Markup('<a href="{0}">{0}</a>').format(value)
-    return None
 
 
 def table_rows(display_rows, columns, shown_columns):

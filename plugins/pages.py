@@ -20,7 +20,6 @@ from urllib.parse import parse_qsl
 
 import markupsafe
 from datasette import hookimpl
-from datasette.utils import tilde_encode
 from datasette.utils.asgi import Response
 
 import labels
@@ -29,6 +28,7 @@ from schema import CLAIM, RECORDS
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = "imu"
+SITE = f"/{DB}/"
 # The order a reader meets the tables in: who and what first, the evidence, then the links.
 TABLE_ORDER = ["people", "groups", "events", "claims", "sources", "dispute_topics",
                "memberships", "group_relations", "event_groups", "event_people", "aliases"]
@@ -71,7 +71,7 @@ def site(datasette) -> dict:
 @hookimpl
 def prepare_jinja2_environment(env, datasette):
     """Globals, not template variables: Datasette renders its error pages without hooks."""
-    env.globals.update(imu_site=site(datasette), imu_shown=shown, imu_label_column=label_column)
+    env.globals.update(imu_site=site(datasette), imu_shown=shown, imu_label_column=labels.label_column)
 
 
 @hookimpl
@@ -104,42 +104,87 @@ def shown(table, display_columns, display_rows):
     return columns, rows
 
 
-@hookimpl(tryfirst=True)
+@hookimpl
 def render_cell(row, value, column, table, database, datasette):
-    """Table pages: dates in words, long text cut. Canned queries: the label links to the
-    record (`link` column), and dates in words where a query gives date_start."""
-    if database != DB or not hasattr(row, "keys"):
+    """Every cell the site renders specially, in one hook (Datasette calls each plugin's
+    hook for each of up to 9,000 cells of the map page; one call costs less than three).
+
+    Table pages: a foreign key is a link labelled with its record's name (labels.py), a
+    row's name links to its page, dates are in words and long text is cut.
+    Canned queries: the row's label links to the record `link` leads to, a search
+    `snippet` keeps its <mark> highlights, and paths in `*_link` columns become links."""
+    if database != DB:
         return None
-    keys = row.keys()
-    if column == "date_start" and "date_end" in keys and table is not None:
+    if table is None:
+        return query_cell(row, value, column)
+    if value is None or value == "" or table not in labels.LABELS:
+        return None
+    if isinstance(value, dict):  # a foreign key Datasette has expanded
+        value = value["value"]
+    db = datasette.get_database(DB)
+    known = labels._keys.get(id(db))
+    other = known.outgoing.get(table, {}).get(column) if known else None
+    if other in labels.LABELS:
+        async def fk_link():
+            return labels.link(other, value, (await labels.labels_for(db, other, [value])).get(str(value)))
+        return fk_link()
+    if column == "date_start":
+        keys = row.keys()
+        end = row["date_end"] if "date_end" in keys else None
         return markupsafe.Markup('<span title="{} to {}">{}</span>').format(
-            row["date_start"], row["date_end"],
-            date_phrase(row["date_start"], row["date_end"], row["date_precision"] if "date_precision" in keys else None))
-    if table is not None:
-        text = value
-        if isinstance(value, str) and len(value) > CUT and column != "id":
-            text = value[:CUT].rsplit(" ", 1)[0] + "…"
-        if column == datasette.table_metadata(DB, table).get("label_column") and "id" in keys and text:
-            # A row's name links to its page, as its id does.
-            return markupsafe.Markup('<a href="/{}/{}/{}">{}</a>').format(
-                DB, tilde_encode(table), tilde_encode(str(row["id"])), text)
-        return text if text is not value else None
-    if "link" in keys and isinstance(row["link"], str) and row["link"].startswith(f"/{DB}/"):
-        if column == label_column(keys) and value not in (None, ""):
-            return markupsafe.Markup('<a href="{}">{}</a>').format(row["link"], value)
+            value, end or "", date_phrase(value, end, row["date_precision"] if "date_precision" in keys else None))
+    text = value
+    if isinstance(value, str) and len(value) > CUT and column != "id":
+        text = value[:CUT].rsplit(" ", 1)[0] + "…"
+    if column == table_label_column(datasette, table):
+        return labels.link(table, row["id"], text)  # a row's name links to its page, as its id does
+    return text if text is not value else None
+
+
+_label_columns: dict[tuple[int, str], str | None] = {}
+
+
+def table_label_column(datasette, table: str) -> str | None:
+    """metadata.yml's label_column of a table (read once: Datasette's look-up costs 20 us
+    and a table page asks for every cell)."""
+    key = (id(datasette), table)
+    if key not in _label_columns:
+        _label_columns[key] = datasette.table_metadata(DB, table).get("label_column")
+    return _label_columns[key]
+
+
+def query_cell(row, value, column):
+    if not isinstance(value, str) or value == "":
+        return None
+    if column == "snippet":
+        # Escape everything, then let the highlight markers alone back through.
+        escaped = str(markupsafe.escape(value))
+        return markupsafe.Markup(escaped.replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>"))
+    if column in labels.LABEL_COLUMNS:
+        if column == labels.label_column(row.keys()) and str(row["link"]).startswith(SITE):
+            return anchor(row["link"], value)
+        return None
+    if column == "link" or column.endswith("_link"):
+        if value.startswith(SITE) and not (column == "link" and labels.label_column(row.keys())):
+            return anchor(value, value)
     return None
 
 
-# In a canned query's row, the first of these columns names the record `link` leads to.
-LABEL_COLUMNS = ("label", "title", "name", "statement", "subject", "relation", "group_name", "person")
+def anchor(href: str, text: str) -> markupsafe.Markup:
+    """<a href="href">text</a>, both escaped: an f-string, since Markup.format costs
+    ten times as much and the map page makes a thousand of these."""
+    escape = markupsafe.escape
+    return markupsafe.Markup(f'<a href="{escape(href)}">{escape(text)}</a>')
 
 
-def label_column(columns) -> str | None:
-    """The column of a canned query's rows that links to the record (`link` then hides)."""
-    columns = list(columns)
-    if "link" not in columns:
-        return None
-    return next((c for c in LABEL_COLUMNS if c in columns), None)
+@hookimpl
+def startup(datasette):
+    """Read the foreign keys before the first request: render_cell must know at once
+    whether a cell is one (it may only return a coroutine Datasette will await)."""
+    async def inner():
+        if DB in datasette.databases:
+            await labels.keys(datasette.get_database(DB))
+    return inner
 
 
 # ---------------------------------------------------------------- home and about

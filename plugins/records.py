@@ -31,15 +31,6 @@ SUBJECT_COLUMNS = set(CLAIM.parent_column.values())
 PARAM_TABLES = {"group": "groups", "person": "people", "source": "sources"}
 SECTION_LIMIT = 200
 CLAIM_LIMIT = 300
-LABEL_CACHE_SIZE = 50_000
-
-
-def record_url(table: str, id: str) -> str:
-    return f"/{DB}/{tilde_encode(table)}/{tilde_encode(str(id))}"
-
-
-def link(table: str, id: str, label: str | None) -> markupsafe.Markup:
-    return markupsafe.Markup('<a href="{}">{}</a>').format(record_url(table, id), label or id)
 
 
 def human(column: str) -> str:
@@ -50,48 +41,6 @@ def human(column: str) -> str:
 
 def shorten(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
-
-
-class Keys:
-    """The database's foreign keys: outgoing {table: {column: other}}, incoming
-    {table: [(other_table, other_column)]}. Read once: the database never changes."""
-
-    def __init__(self, all_keys: dict):
-        self.outgoing = {t: {fk["column"]: fk["other_table"] for fk in v["outgoing"]}
-                         for t, v in all_keys.items()}
-        self.incoming = {t: sorted({(fk["other_table"], fk["other_column"]) for fk in v["incoming"]})
-                         for t, v in all_keys.items()}
-        self.label_sql = {t: labels.label_select(t, self.outgoing.get(t, {})) for t in labels.LABELS}
-
-
-_keys: dict[int, Keys] = {}
-_labels: dict[tuple[str, str], str] = {}
-
-
-async def keys(db) -> Keys:
-    if id(db) not in _keys:
-        _keys[id(db)] = Keys(await db.get_all_foreign_keys())
-    return _keys[id(db)]
-
-
-async def labels_for(db, table: str, ids) -> dict[str, str]:
-    """{id: label} for records of one table, from the cache or one query for the rest."""
-    ids = {str(i) for i in ids if i not in (None, "")}
-    found = {i: _labels[(table, i)] for i in ids if (table, i) in _labels}
-    missing = sorted(ids - set(found))
-    k = await keys(db)
-    if missing and table in k.label_sql:
-        for start in range(0, len(missing), 500):
-            chunk = missing[start:start + 500]
-            marks = ", ".join(f":p{n}" for n in range(len(chunk)))
-            rows = await db.execute(k.label_sql[table] + f" where t.id in ({marks})",
-                                    {f"p{n}": v for n, v in enumerate(chunk)})
-            for r in rows:
-                found[r["id"]] = r["label"] or r["id"]
-        if len(_labels) > LABEL_CACHE_SIZE:
-            _labels.clear()
-        _labels.update({(table, i): v for i, v in found.items()})
-    return found
 
 
 def when(row) -> str | None:
@@ -105,7 +54,7 @@ def column_descriptions(datasette, table: str) -> dict[str, str]:
     return datasette.table_metadata(DB, table).get("columns") or {}
 
 
-async def field_rows(datasette, db, table: str, row, k: Keys) -> list[dict]:
+async def field_rows(datasette, db, table: str, row, k: labels.Keys) -> list[dict]:
     """The record's own columns, in order, as {column, name, description, value} for the page."""
     out = []
     described = column_descriptions(datasette, table)
@@ -117,8 +66,8 @@ async def field_rows(datasette, db, table: str, row, k: Keys) -> list[dict]:
         name = human(column)
         if column in outgoing:
             other = outgoing[column]
-            label = (await labels_for(db, other, [value])).get(str(value))
-            shown = link(other, value, label)
+            label = (await labels.labels_for(db, other, [value])).get(str(value))
+            shown = labels.link(other, value, label)
             if table == "claims" and column in SUBJECT_COLUMNS:
                 name = f"Supports ({labels.KINDS.get(other, other).lower()})"
             if other == "sources":
@@ -150,7 +99,7 @@ async def source_details(db, source_id) -> markupsafe.Markup:
         markupsafe.Markup(")</span>")
 
 
-def date_sql(table: str, k: Keys, columns: set[str]) -> tuple[str, str]:
+def date_sql(table: str, k: labels.Keys, columns: set[str]) -> tuple[str, str]:
     """(join, date columns) giving a row of `table` its own dates, or its event's."""
     if "date_start" in columns:
         return "", "x.date_start, x.date_end, x.date_precision"
@@ -176,7 +125,7 @@ def without(label: str, own: str) -> str:
     return label
 
 
-async def sections(db, table: str, id: str, k: Keys, own: str) -> list[dict]:
+async def sections(db, table: str, id: str, k: labels.Keys, own: str) -> list[dict]:
     """One section per foreign key pointing at this table (claims apart), labelled rows."""
     out = []
     for other, column in k.incoming.get(table, []):
@@ -189,13 +138,13 @@ async def sections(db, table: str, id: str, k: Keys, own: str) -> list[dict]:
         rows = (await db.execute(
             f"select x.id, {dates} from [{other}] x {join} where x.[{column}] = :id "
             f"order by date_start is null, date_start, date_end, x.id limit {SECTION_LIMIT}", {"id": id})).rows
-        names = await labels_for(db, other, [r["id"] for r in rows])
+        names = await labels.labels_for(db, other, [r["id"] for r in rows])
         out.append({
             "slug": f"{other}-{column}",
             "title": SECTION_TITLES.get((other, column), f"{labels.KINDS.get(other, other)} ({human(column)})"),
             "count": count,
             "more": f"/{DB}/{other}?{column}={tilde_encode(id)}" if count > len(rows) else None,
-            "rows": [{"link": record_url(other, r["id"]), "label": without(names.get(r["id"], r["id"]), own),
+            "rows": [{"link": labels.record_url(other, r["id"]), "label": without(names.get(r["id"], r["id"]), own),
                       "date": when(r) if r["date_start"] or r["date_end"] else None} for r in rows],
         })
     return out
@@ -224,7 +173,7 @@ limit {limit}
 """
 
 
-async def claim_groups(db, table: str, id: str, k: Keys) -> dict:
+async def claim_groups(db, table: str, id: str, k: labels.Keys) -> dict:
     """The claims about this record and about the records that point to it, grouped by
     the fact they support (this record's own first); a source's in document order; a
     dispute's by side."""
@@ -253,10 +202,10 @@ async def claim_groups(db, table: str, id: str, k: Keys) -> dict:
     for t in {r["subject_type"] for r in rows} | {"sources"}:
         ids = [r["subject_id"] for r in rows if r["subject_type"] == t] if t != "sources" else \
             [r["source_id"] for r in rows] + [r["cited_source_id"] for r in rows]
-        names[t] = await labels_for(db, t, ids)
+        names[t] = await labels.labels_for(db, t, ids)
     for r in rows:
         r["subject_label"] = names.get(r["subject_type"], {}).get(r["subject_id"], r["subject_id"])
-        r["subject_link"] = record_url(r["subject_type"], r["subject_id"])
+        r["subject_link"] = labels.record_url(r["subject_type"], r["subject_id"])
         r["subject_kind"] = labels.KINDS.get(r["subject_type"], r["subject_type"])
         r["source_label"] = names["sources"].get(r["source_id"], r["source_id"])
         r["cited_label"] = names["sources"].get(r["cited_source_id"]) if r["cited_source_id"] else None
@@ -293,12 +242,12 @@ def see_also(datasette, table: str, id: str, row) -> list[tuple[str, str]]:
 
 async def record(datasette, table: str, id: str) -> dict | None:
     db = datasette.get_database(DB)
-    k = await keys(db)
+    k = await labels.keys(db)
     rows = (await db.execute(f"select * from [{table}] where id = :id", {"id": id})).rows
     if not rows or table not in labels.LABELS:
         return None
     row = rows[0]
-    label = (await labels_for(db, table, [id])).get(id, id)
+    label = (await labels.labels_for(db, table, [id])).get(id, id)
     return {
         "table": table, "id": id, "label": label, "title": shorten(label, 120),
         "kind": labels.KINDS[table],
@@ -318,34 +267,4 @@ def extra_template_vars(view_name, database, table, request, datasette):
         pks = urlsafe_components(request.url_vars["pks"])
         return {"imu_record": await record(datasette, table, pks[0])}
 
-    return inner
-
-
-@hookimpl
-def render_cell(row, value, column, table, database, datasette):
-    """A foreign key on a table page is a link labelled with its record's name."""
-    if table is None or database != DB or table not in labels.LABELS:
-        return None
-    raw = value["value"] if isinstance(value, dict) else value
-    if raw in (None, ""):
-        return None
-
-    db = datasette.get_database(DB)
-    other = _keys[id(db)].outgoing.get(table, {}).get(column) if id(db) in _keys else None
-    if other not in labels.LABELS:
-        return None  # not a foreign key (keys are read at startup)
-
-    async def inner():
-        return link(other, raw, (await labels_for(db, other, [raw])).get(str(raw)))
-
-    return inner()
-
-
-@hookimpl
-def startup(datasette):
-    """Read the foreign keys before the first request, so render_cell knows them at once
-    (it may only return a coroutine it is sure Datasette will await)."""
-    async def inner():
-        if DB in datasette.databases:
-            await keys(datasette.get_database(DB))
     return inner

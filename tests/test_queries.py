@@ -247,18 +247,20 @@ def test_blank_search_is_empty_not_an_error(ds):
 
 
 def test_search_snippet_html_is_escaped_except_highlights():
-    plugin = load_plugin()
-    html = plugin.render_cell(value='<img src=x onerror=alert(1)> <mark>IMU</mark>',
-                              column="snippet", table=None)
+    cell = load_plugin("pages").query_cell
+    html = cell({}, '<img src=x onerror=alert(1)> <mark>IMU</mark>', "snippet")
     assert str(html) == "&lt;img src=x onerror=alert(1)&gt; <mark>IMU</mark>"
-    link = plugin.render_cell(value='/imu/x"><script>', column="link", table=None)
+    link = cell({"link": ""}, '/imu/x"><script>', "link")
     assert "<script>" not in str(link) and 'href="/imu/x&#34;&gt;&lt;script&gt;"' in str(link)
-    assert plugin.render_cell(value="javascript:alert(1)", column="link", table=None) is None
-    assert plugin.render_cell(value="<b>", column="snippet", table="events") is None
+    assert cell({"link": ""}, "javascript:alert(1)", "link") is None
+    # A row's label links to its record, escaped; `link` then is not rendered itself.
+    row = {"title": "<b>x</b>", "link": '/imu/events/a"b'}
+    assert str(cell(row, row["title"], "title")) == '<a href="/imu/events/a&#34;b">&lt;b&gt;x&lt;/b&gt;</a>'
+    assert cell(row, row["link"], "link") is None
 
 
-def load_plugin():
-    spec = importlib.util.spec_from_file_location("imu_plugin", ROOT / "plugins" / "imu.py")
+def load_plugin(name="imu"):
+    spec = importlib.util.spec_from_file_location(f"{name}_plugin", ROOT / "plugins" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
