@@ -224,3 +224,20 @@ def test_every_disputed_point_has_two_sides_from_the_documents(con):
         sides = con.execute("select count(distinct position), count(distinct source_id) from claims "
                             "where dispute_id = ?", [d["id"]]).fetchone()
         assert sides[0] >= 2, f"{d['id']}: fewer than two sides"
+
+
+def test_statements_date_nothing_their_quotes_do_not(con):
+    """A statement's years are in its quote, or are the document's own year (a relative
+    date such as "in August" resolved against it), or the year before a quote's "last"."""
+    bad = []
+    for c in con.execute("""select c.id, c.quote, c.statement, s.published, cs.published as cited
+            from claims c join sources s on s.id = c.source_id
+            left join sources cs on cs.id = c.cited_source_id"""):
+        years = set(re.findall(r"\b(1[89]\d\d|20\d\d)\b", c["quote"]))
+        own = {p[:4] for p in (c["published"], c["cited"]) if p}
+        if re.search(r"\blast\b", c["quote"], re.I):
+            years |= {str(int(y) - 1) for y in years | own}
+        extra = set(re.findall(r"\b(1[89]\d\d|20\d\d)\b", c["statement"])) - years - own
+        if extra:
+            bad.append((c["id"], sorted(extra)))
+    assert not bad, bad
