@@ -99,8 +99,10 @@ def extra_template_vars(view_name, table, database, request, datasette):
         if not canned:
             return {}
         params = {p: request.args.get(p) or "" for p in canned.get("params") or []}
-        db = datasette.get_database(database)
-        problems = await db.execute_fn(lambda conn: query_problems(conn, query_name, params))
+        problems = []
+        if any(v.strip(" ") for v in params.values()):  # blank parameters are never a problem
+            db = datasette.get_database(database)
+            problems = await db.execute_fn(lambda conn: query_problems(conn, query_name, params))
         return {"imu_query_problems": problems, "imu_param_labels": PARAM_LABELS}
 
     return inner

@@ -40,6 +40,8 @@ PUBLIC_UNDER_DASH = re.compile(r"^/-/(static/|static-plugins/|metadata(\.json)?$
 # Datasette's index, database, table and row routes with a format (paths with a "-"
 # segment are Datasette's own or a plugin's, not data).
 DATA_FORMAT = re.compile(r"^/(?:[^/.]+(?:/[^/.]+(?:/[^/]+?)?)?)?\.(?P<format>\w+)$")
+# The site's own files for crawlers (plugins/crawlers.py), not data with a format.
+CRAWLER_FILES = re.compile(r"^/(robots\.txt|sitemap(-[a-z_]+-[0-9]+|-pages)?\.xml)$")
 SEARCH_PARAM = re.compile(r"^(q|_search(_.+)?)$")
 # Exceptions that a bad value in the query string raises inside Datasette.
 PARAMETER_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, sqlite3.Error,
@@ -58,7 +60,8 @@ def refusal(datasette, scope) -> tuple[int, str] | None:
     if path.startswith("/-/") and not PUBLIC_UNDER_DASH.match(path):
         return 404, "Not found"
     m = DATA_FORMAT.match(path)
-    static = path == "/favicon.ico" or any(path.startswith(f"/{mount}/") for mount, _ in datasette.static_mounts)
+    static = (path == "/favicon.ico" or CRAWLER_FILES.match(path)
+              or any(path.startswith(f"/{mount}/") for mount, _ in datasette.static_mounts))
     if m and not static and "/-/" not in path and m["format"] not in known_formats(datasette):
         return 404, f"Not found: this site has no .{m['format']} format"
     query = scope.get("query_string", b"").decode("latin-1")

@@ -165,13 +165,19 @@ def test_hostile_text_never_errors(ds, q):
     search(ds, q)
 
 
-def test_search_reads_the_full_text_index_not_the_whole_table(db_path, metadata):
-    """At 100,000 events a scan of search_index would be slow: only FTS MATCH and rowid look-ups."""
+def plugin_connection(db_path):
+    """A connection with the site's SQL functions (fold, escape_fts...), as Datasette makes it."""
     spec = importlib.util.spec_from_file_location("imu_plugin", ROOT / "plugins" / "imu.py")
     plugin = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plugin)
     conn = sqlite3.connect(db_path)
     plugin.prepare_connection(conn)
+    return conn
+
+
+def test_search_reads_the_full_text_index_not_the_whole_table(db_path, metadata):
+    """At 100,000 events a scan of search_index would be slow: only FTS MATCH and rowid look-ups."""
+    conn = plugin_connection(db_path)
     sql = metadata["databases"]["imu"]["queries"]["search"]["sql"]
     plan = [r[3] for r in conn.execute("explain query plan " + sql, {"q": "Tohir Yo'ldosh"})]
     full_text = [step for step in plan if "search_index_fts" in step]
@@ -184,11 +190,7 @@ def test_search_reads_the_full_text_index_not_the_whole_table(db_path, metadata)
 @pytest.mark.parametrize("q", ["IMU", "Rasht", "Yuldashev", "Tohir Yo'ldosh", '"'])
 def test_snippets_made_late_for_many_hits_are_the_same(db_path, metadata, q):
     """Past thousands of hits the snippets are made only for the rows read; force that path here."""
-    spec = importlib.util.spec_from_file_location("imu_plugin", ROOT / "plugins" / "imu.py")
-    plugin = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plugin)
-    conn = sqlite3.connect(db_path)
-    plugin.prepare_connection(conn)
+    conn = plugin_connection(db_path)
     sql = metadata["databases"]["imu"]["queries"]["search"]["sql"]
     assert sql.count("count(*) > 5000") == 1
     late = conn.execute(sql.replace("count(*) > 5000", "count(*) > 0"), {"q": q}).fetchall()
