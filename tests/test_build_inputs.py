@@ -155,9 +155,12 @@ def build_processes(marker: str) -> list[int]:
 
 
 def start_build(seeds: Path, out: Path) -> subprocess.Popen:
+    # A shell starts background jobs with SIGINT ignored, and Python then keeps ignoring it:
+    # give the build Ctrl-C's default, however the test run itself was started.
     proc = subprocess.Popen(BUILD + ["--seeds", str(seeds), "--out", str(out), "--jobs", "2",
                                      "--docs", str(generate.docs_folder(seeds))],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 30
     while len(build_processes(str(out))) < 3:  # the build and its two parser processes
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
