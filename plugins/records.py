@@ -95,8 +95,9 @@ async def source_details(db, source_id) -> markupsafe.Markup:
     bits = [markupsafe.escape(r["published_text"] or r["published"] or "undated")]
     if (r["url"] or "").startswith(("https://", "http://")):
         bits.append(markupsafe.Markup('<a href="{0}" rel="nofollow noopener">{0}</a>').format(r["url"]))
-    return markupsafe.Markup(' <span class="imu-meta">(') + markupsafe.Markup(", ").join(bits) + \
-        markupsafe.Markup(")</span>")
+    # Publication dates come in the document's words, some with brackets of their own.
+    return markupsafe.Markup(' <span class="imu-meta">· ') + markupsafe.Markup(" · ").join(bits) + \
+        markupsafe.Markup("</span>")
 
 
 def date_sql(table: str, k: labels.Keys, columns: set[str]) -> tuple[str, str]:
