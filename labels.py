@@ -1,4 +1,5 @@
-"""What a record is called wherever the site names it: titles, links, search results.
+"""What a record is called wherever the site names it: titles, links, search results;
+and looking those names up, cached, for the site's pages.
 
 A source is named by its publisher first, so that a claim quoting GlobalSecurity.org's
 profile "Islamic Movement of Uzbekistan (IMU) / ..." does not read as if the IMU said it.

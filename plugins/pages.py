@@ -4,10 +4,11 @@
   in, the tables in reading order with their counts, the licence and how to cite.
 - `/about`: the codebook rendered from metadata.yml (every table and column), how to read
   a row, the sources with their publishers, how to cite (templates/about.html).
-- `imu_site` on every page (error pages too), for the footer (templates/_footer.html): licence, citation,
-  the dataset's date; `/-/static-plugins/imu/site.css`, the site's stylesheet.
-- Table pages: `imu_shown` leaves the machinery columns (labels.MACHINERY) out
-  of the HTML table; canned-query pages: a row's label is the link to its record.
+- `imu_site` on every page, error pages too, for the footer (templates/_footer.html):
+  licence, citation, the dataset's date; `/-/static-plugins/imu/site.css`, the stylesheet.
+- Table pages: `imu_shown` leaves the machinery columns (labels.MACHINERY) out of the
+  HTML table. Every cell the site renders specially goes through the one `render_cell`.
+- The JSON API gets `popup` as a JSON object (`asgi_wrapper`).
 """
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ One mechanism serves all eleven tables (templates/row.html renders `imu_record`)
   memberships, relations and parts in events), grouped by the fact they support;
 - canned queries taking this kind of record as a parameter are linked ("timeline").
 
-Table pages use the same labels for their foreign-key cells (render_cell). The database
-is immutable while served, so foreign keys and labels are cached for the process.
+Table pages use the same labels for their foreign-key cells (pages.render_cell). The
+database is immutable while served, so labels.py caches foreign keys and labels.
 """
 from __future__ import annotations
 
