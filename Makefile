@@ -5,10 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
+PUBLISH_INSTALLED := $(VENV)/.installed-publish
+DIR ?= build/deploy
+APP ?= imu-dataset
 SEEDS := $(wildcard seeds/*.yml)
 SETTINGS = $(shell $(PY) -c "import json; print(' '.join(f'--setting {k} {str(v).lower() if isinstance(v, bool) else v}' for k, v in json.load(open('settings.json')).items()))")
 
-.PHONY: serve test build test-deps clean
+.PHONY: serve test build test-deps clean deploy-dir publish
 
 # Serving needs only datasette, its plugins and the build's dependencies; the tests add
 # pytest, Hypothesis, Playwright and the rest of the `test` extra on top.
@@ -21,6 +24,19 @@ $(INSTALLED): pyproject.toml
 $(TEST_INSTALLED): $(INSTALLED)
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
+
+$(PUBLISH_INSTALLED): $(INSTALLED)
+	$(PY) -m pip install --quiet -e ".[publish]"
+	touch $@
+
+# The folder `datasette publish fly` deploys (database, metadata, plugins with a wheel of
+# this project, templates, settings, Dockerfile), written to DIR without deploying.
+deploy-dir: imu.db $(PUBLISH_INSTALLED)
+	$(PY) scripts/deploy_dir.py $(DIR) --app $(APP)
+
+# Deploy to Fly.io as APP (https://APP.fly.dev/); needs flyctl, logged in.
+publish: imu.db $(PUBLISH_INSTALLED)
+	$(PY) scripts/deploy_dir.py $(DIR) --app $(APP) --deploy
 
 imu.db: $(INSTALLED) build_db.py schema.py fold.py seedparse.py quotes.py cache.py files.py dates.py $(SEEDS)
 	$(PY) build_db.py --seeds seeds --out imu.db
@@ -47,4 +63,4 @@ test: $(TEST_INSTALLED) test-deps
 	$(PY) -m pytest
 
 clean:
-	rm -rf imu.db inspect.json .imu.db.cache
+	rm -rf imu.db inspect.json .imu.db.cache build

@@ -28,6 +28,7 @@ from dates import date_phrase
 from schema import CLAIM, RECORDS
 
 ROOT = Path(__file__).resolve().parent.parent
+STYLESHEET = Path(__file__).resolve().parent / "site.css"  # beside the plugins, so a deploy carries it
 DB = "imu"
 SITE = f"/{DB}/"
 # The order a reader meets the tables in: who and what first, the evidence, then the links.
@@ -65,7 +66,7 @@ def site(datasette) -> dict:
         "title": meta.get("title"), "license": meta.get("license"),
         "license_url": meta.get("license_url"), "source": meta.get("source"),
         "source_url": meta.get("source_url"), "citation": config.get("citation", ""),
-        "summary": config.get("summary", ""), "date": seeds_date(),
+        "summary": config.get("summary", ""), "date": config.get("records_date") or seeds_date(),
     }
 
 
@@ -229,7 +230,7 @@ async def about(datasette, request):
 
 
 async def stylesheet(request):
-    return Response((ROOT / "static" / "site.css").read_text(), content_type="text/css; charset=utf-8",
+    return Response(STYLESHEET.read_text(), content_type="text/css; charset=utf-8",
                     headers={"Cache-Control": "max-age=3600"})
 
 

@@ -1,0 +1,76 @@
+"""Write the folder `datasette publish fly` deploys (`make deploy-dir`), or deploy it (`make publish`).
+
+    .venv/bin/python scripts/deploy_dir.py DIR [--db imu.db] [--app NAME] [--deploy]
+
+The folder holds the database, metadata, plugins, templates, settings and a Dockerfile
+(`datasette publish fly --generate-dir`). The plugins import the project's own modules
+(labels, dates, fold, schema), so a wheel of the project rides in the plugins folder and
+the Dockerfile installs it, which also pins Datasette and its plugins to pyproject.toml's
+versions. The metadata gets the date of the records (the site shows it in every footer;
+a deployed folder has no git history to read it from).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def records_date() -> str:
+    sys.path.insert(0, str(ROOT / "plugins"))
+    from pages import seeds_date  # the site's own reading of the date
+
+    return seeds_date()
+
+
+def settings() -> list[str]:
+    out = []
+    for key, value in json.loads((ROOT / "settings.json").read_text()).items():
+        out += ["--setting", key, str(value).lower() if isinstance(value, bool) else str(value)]
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dir", type=Path)
+    ap.add_argument("--db", type=Path, default=ROOT / "imu.db")
+    ap.add_argument("--app", default="imu-dataset", help="the Fly app's name")
+    ap.add_argument("--deploy", action="store_true",
+                    help="deploy to Fly (needs flyctl, logged in) instead of writing DIR")
+    args = ap.parse_args(argv)
+    if args.dir.exists() and not args.deploy:
+        shutil.rmtree(args.dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        plugins = tmp / "plugins"
+        shutil.copytree(ROOT / "plugins", plugins, ignore=shutil.ignore_patterns("__pycache__"))
+        subprocess.run([str(BIN / "python"), "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(plugins),
+                        str(ROOT)], check=True)
+        wheel = next(plugins.glob("imu_dataset-*.whl")).name
+        metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
+        metadata.setdefault("plugins", {}).setdefault("imu", {})["records_date"] = records_date()
+        (tmp / "metadata.yml").write_text(yaml.safe_dump(metadata, allow_unicode=True, sort_keys=False))
+        db = tmp / "imu.db"
+        shutil.copy(args.db, db)
+        where = [] if args.deploy else ["--generate-dir", str(args.dir.resolve())]
+        done = subprocess.run([str(BIN / "datasette"), "publish", "fly", str(db), "--app", args.app, *where,
+                               "-m", str(tmp / "metadata.yml"), "--plugins-dir", str(plugins),
+                               "--template-dir", str(ROOT / "templates"), "--install", f"plugins/{wheel}",
+                               *settings()], cwd=tmp)
+    if done.returncode:
+        return done.returncode
+    print(f"deployed https://{args.app}.fly.dev/" if args.deploy else f"wrote {args.dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""The deploy folder (`make deploy-dir`) serves what `make serve` serves.
+
+No container daemon runs here, so the test does what the folder's Dockerfile does, in a
+new virtual environment: its `pip install` line (Datasette and the wheel of this project,
+which pins the plugins), its `datasette inspect`, then its `CMD` with the port filled in.
+It then compares pages with a `make serve` server over the same database.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, _free_port, datasette_server
+
+PAGES = ["/", "/about", "/imu/groups/imu", "/imu/timeline?group=imu", "/imu/events_map",
+         "/imu/events", "/robots.txt"]
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return r.read()
+
+
+def normalised(body: bytes, base: str) -> str:
+    """A page as served at any address, whatever its queries took."""
+    return re.sub(r"Queries took [\d.]+ ?ms", "", body.decode("utf-8")).replace(base, "BASE")
+
+
+@pytest.fixture(scope="module")
+def deployed(db_path, tmp_path_factory):
+    """The deploy folder, installed and started as its Dockerfile says; yields its URL."""
+    work = tmp_path_factory.mktemp("deploy")
+    folder = work / "app"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "deploy_dir.py"), str(folder), "--db", str(db_path)],
+                   check=True, capture_output=True)
+    dockerfile = (folder / "Dockerfile").read_text()
+    install = re.search(r"^RUN pip install -U (.+)$", dockerfile, re.M)[1]
+    inspect = re.search(r"^RUN (datasette inspect .+)$", dockerfile, re.M)[1]
+    cmd = re.search(r"^CMD (.+)$", dockerfile, re.M)[1]
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(work), "LANG": "C.UTF-8"}
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", *shlex.split(install)],
+                   cwd=folder, env=env, check=True)
+    subprocess.run(shlex.split(inspect), cwd=folder, env=env, check=True)
+    port = _free_port()
+    # The container listens on every interface; tests bind only to 127.0.0.1.
+    argv = shlex.split(cmd.replace("$PORT", str(port)).replace("0.0.0.0", "127.0.0.1"))
+    proc = subprocess.Popen(argv, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                fetch(url + "/.json")
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+                assert time.monotonic() < deadline, "the deployed server did not start"
+                time.sleep(0.2)
+        yield url, folder
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_the_deploy_folder_carries_what_the_site_needs(deployed):
+    _, folder = deployed
+    for path in ("imu.db", "metadata.json", "Dockerfile", "fly.toml", "plugins/pages.py", "plugins/site.css",
+                 "templates/row.html"):
+        assert (folder / path).exists(), path
+    wheel = next((folder / "plugins").glob("imu_dataset-*.whl"))
+    assert wheel.name in (folder / "Dockerfile").read_text()
+    assert "records_date" in (folder / "metadata.json").read_text()
+
+
+def test_the_deployed_site_answers_as_make_serve_does(deployed, db_path, settings, tmp_path):
+    url, _ = deployed
+    with datasette_server(db_path, settings, tmp_path) as ours:
+        for path in PAGES:
+            assert normalised(fetch(url + path), url) == normalised(fetch(ours + path), ours), path
+        claim = re.search(r'href="(/imu/claims/[^"]+)"', fetch(ours + "/imu/groups/imu").decode())[1]
+        assert normalised(fetch(url + claim), url) == normalised(fetch(ours + claim), ours)
+        assert fetch(url + "/imu.db") == fetch(ours + "/imu.db") == db_path.read_bytes()
+    assert "records as of" in fetch(url + "/").decode()
+
+
+def test_the_deployed_site_uses_no_project_files_outside_its_folder(deployed):
+    """It runs from the folder and its venv alone: the project's modules come from the wheel."""
+    url, folder = deployed
+    assert not (folder / "labels.py").exists() and os.path.isdir(folder / "plugins")
+    assert b"Islamic Movement of Uzbekistan" in fetch(url + "/imu/groups/imu")
