@@ -11,7 +11,7 @@ APP ?= imu-dataset
 SEEDS := $(wildcard seeds/*.yml)
 SETTINGS = $(shell $(PY) -c "import json; print(' '.join(f'--setting {k} {str(v).lower() if isinstance(v, bool) else v}' for k, v in json.load(open('settings.json')).items()))")
 
-.PHONY: serve test build test-deps clean deploy-dir publish
+.PHONY: serve serve-prod prod-deps test build test-deps clean deploy-dir publish
 
 # Serving needs only datasette, its plugins and the build's dependencies; the tests add
 # pytest, Hypothesis, Playwright and the rest of the `test` extra on top.
@@ -51,13 +51,24 @@ serve: build
 		--plugins-dir plugins --template-dir templates \
 		--host 127.0.0.1 --port $(PORT) $(SETTINGS)
 
-# Browser tests drive Debian's Chromium, and the build's tests compare `sqlite3 .dump`
-# outputs; install what is missing (as root, through apt).
+# One Datasette per core behind Debian's nginx (scripts/serve_prod.py, prod/nginx.conf).
+serve-prod: build prod-deps
+	$(PY) scripts/serve_prod.py --port $(PORT)
+
+prod-deps:
+	@test -x /usr/sbin/nginx || { echo "installing Debian's nginx for serve-prod"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; \
+		service nginx stop >/dev/null 2>&1 || true; }  # Debian starts its own on port 80: not ours
+
+# Browser tests drive Debian's Chromium, the build's tests compare `sqlite3 .dump`
+# outputs, and serve-prod's tests start nginx; install what is missing (as root, through apt).
 test-deps:
 	@missing=""; test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	test -x /usr/bin/sqlite3 || missing="$$missing sqlite3"; \
+	test -x /usr/sbin/nginx || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then echo "installing Debian's$$missing for the tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		service nginx stop >/dev/null 2>&1 || true; fi
 
 test: $(TEST_INSTALLED) test-deps
 	$(PY) -m pytest

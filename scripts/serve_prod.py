@@ -1,0 +1,107 @@
+"""`make serve-prod`: one Datasette per core behind nginx, restarted when one dies.
+
+    .venv/bin/python scripts/serve_prod.py [--port 8001] [--replicas N]
+
+nginx (Debian's, prod/nginx.conf) listens on the port, caches what Datasette marks
+cacheable, limits each client's connections and its rate of arbitrary SQL, serves the
+`.db` download itself and passes a request to another replica when one fails. The
+replicas are `make serve`'s server on ports of their own; this process watches them and
+starts again any that exits. SIGTERM or Ctrl-C stops everything.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+# `make serve`'s options besides the database, host, port and settings (tests check they match).
+SERVE_OPTIONS = ["-m", "metadata.yml", "--plugins-dir", "plugins", "--template-dir", "templates"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def settings() -> list[str]:
+    out = []
+    for key, value in json.loads((ROOT / "settings.json").read_text()).items():
+        out += ["--setting", key, str(value).lower() if isinstance(value, bool) else str(value)]
+    return out
+
+
+def replica(db: Path, inspect: Path, port: int) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "datasette"), "serve", "-i", str(db), "--inspect-file", str(inspect),
+                             *SERVE_OPTIONS, "--host", "127.0.0.1", "--port", str(port), *settings()],
+                            cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def nginx_conf(run: Path, host: str, port: int, db: Path, ports: list[int]) -> Path:
+    text = (ROOT / "prod" / "nginx.conf").read_text()
+    upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in ports)
+    for mark, value in {"@RUN@": str(run), "@HOST@": host, "@PORT@": str(port), "@DB@": str(db),
+                        "@UPSTREAMS@": upstreams,
+                        "@USER@": "user root;" if os.geteuid() == 0 else ""}.items():
+        text = text.replace(mark, value)
+    path = run / "nginx.conf"
+    path.write_text(text)
+    return path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8001)))
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--replicas", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--db", type=Path, default=ROOT / "imu.db")
+    ap.add_argument("--run-dir", type=Path, default=ROOT / "build" / "prod")
+    args = ap.parse_args(argv)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        print("serve-prod needs nginx: `make serve-prod` installs Debian's (as root)", file=sys.stderr)
+        return 2
+    db, run = args.db.resolve(), args.run_dir.resolve()
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    inspect = run / "inspect.json"
+    subprocess.run([str(BIN / "datasette"), "inspect", str(db), "--inspect-file", str(inspect)], check=True)
+    ports = [free_port() for _ in range(args.replicas)]
+    replicas = {p: replica(db, inspect, p) for p in ports}
+    (run / "replicas.json").write_text(json.dumps({str(p): r.pid for p, r in replicas.items()}))
+    proxy = subprocess.Popen([nginx, "-p", str(run), "-c", str(nginx_conf(run, args.host, args.port, db, ports))])
+    stopping = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.append(True))
+    print(f"serving on http://{args.host}:{args.port}/ ({args.replicas} replicas behind nginx)", flush=True)
+    try:
+        while not stopping and proxy.poll() is None:
+            for port, proc in list(replicas.items()):
+                if proc.poll() is not None:  # a replica died: start it again on its port
+                    print(f"replica on port {port} exited ({proc.returncode}); restarting", flush=True)
+                    replicas[port] = replica(db, inspect, port)
+                    (run / "replicas.json").write_text(json.dumps({str(p): r.pid for p, r in replicas.items()}))
+            time.sleep(0.5)
+    finally:
+        for proc in [proxy, *replicas.values()]:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in [proxy, *replicas.values()]:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return 0 if stopping else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

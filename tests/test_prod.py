@@ -1,0 +1,91 @@
+"""`make serve-prod`: nginx in front of Datasette replicas (scripts/serve_prod.py, prod/nginx.conf).
+
+Started on a free 127.0.0.1 port over the test database, as `make serve-prod` starts it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, SERVE_OPTIONS, _free_port
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import serve_prod  # noqa: E402
+
+
+def get(url: str):
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+@pytest.fixture(scope="module")
+def prod(db_path, tmp_path_factory):
+    run = tmp_path_factory.mktemp("prod")
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve_prod.py"), "--port", str(port),
+                             "--replicas", "2", "--db", str(db_path), "--run-dir", str(run / "run")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if get(url + "/.json")[0] == 200:
+                break
+        except OSError:
+            pass
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        assert time.monotonic() < deadline, "serve-prod did not start"
+        time.sleep(0.2)
+    yield url, run / "run", proc
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(20)
+
+
+def test_replicas_run_make_serves_options():
+    assert serve_prod.SERVE_OPTIONS == SERVE_OPTIONS
+
+
+def test_pages_are_cached_by_the_proxy(prod):
+    url, _, _ = prod
+    first = get(url + "/imu/events?_cache_test=1")
+    second = get(url + "/imu/events?_cache_test=1")
+    assert first[0] == second[0] == 200 and first[2] == second[2]
+    assert first[1]["X-Cache-Status"] == "MISS" and second[1]["X-Cache-Status"] == "HIT"
+
+
+def test_the_download_is_a_static_file(prod, db_path):
+    url, _, _ = prod
+    status, headers, body = get(url + "/imu.db")
+    assert status == 200 and body == db_path.read_bytes()
+    assert "X-Cache-Status" not in headers and headers["Cache-Control"] == "public, max-age=3600"
+
+
+def test_arbitrary_sql_is_rate_limited_per_client_and_pages_are_not(prod):
+    url, _, _ = prod
+    statuses = [get(f"{url}/imu.json?sql=select+{i}")[0] for i in range(25)]
+    assert statuses[:10] == [200] * 10 and 429 in statuses
+    assert all(get(f"{url}/imu/groups?_n={i}")[0] == 200 for i in range(25))
+
+
+def test_a_replica_that_dies_is_restarted_and_no_request_fails(prod):
+    url, run, _ = prod
+    before = json.loads((run / "replicas.json").read_text())
+    port, pid = next(iter(before.items()))
+    os.kill(pid, signal.SIGKILL)
+    assert all(get(f"{url}/imu/people?_n={i}")[0] == 200 for i in range(20))
+    deadline = time.monotonic() + 20
+    while json.loads((run / "replicas.json").read_text())[port] == pid:
+        assert time.monotonic() < deadline, "the dead replica was not restarted"
+        time.sleep(0.2)
+    assert all(get(f"{url}/imu/events?_n={i}")[0] == 200 for i in range(10))
