@@ -1028,4 +1028,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if code in (130, 143):
+        # Interrupted: the cleanup is done, and the parser pool's threads may be stuck on a
+        # killed parser's half-written result (files.worker_pool); joining them at exit
+        # would hang, so the process ends here.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -82,7 +82,14 @@ def worker_pool(jobs: int):
     except BaseException:
         for proc in list(getattr(pool, "_processes", {}).values()):
             proc.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
+        # A parser killed while writing its result leaves half a message in the pipe, and
+        # the pool's manager thread then waits for the rest for ever: so neither this nor
+        # the queue's feeder thread is waited for (build_db's main ends the process at
+        # once after an interruption, rather than joining them at exit).
+        queue = getattr(pool, "_call_queue", None)
+        if queue is not None:
+            queue.cancel_join_thread()
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
 

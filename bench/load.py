@@ -105,11 +105,17 @@ async def run(base_url: str, mix: list[tuple[str, str]], count: int, concurrency
             if not ok:
                 errors.append((status, path))
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
+    # Each simulated client has an address of its own in 127.0.0.0/8, as visitors do, so a
+    # proxy's per-client limits (make serve-prod) apply to each, not to the whole run.
+    clients = [httpx.AsyncClient(base_url=base_url, timeout=timeout,
+                                 transport=httpx.AsyncHTTPTransport(local_address=f"127.0.{1 + i // 250}.{2 + i % 250}"))
+               for i in range(concurrency)]
+    try:
         start = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(client) for client in clients))
         elapsed = time.perf_counter() - start
+    finally:
+        await asyncio.gather(*(client.aclose() for client in clients))
     return {
         "requests": len(latencies), "concurrency": concurrency, "seconds": elapsed,
         "rps": len(latencies) / elapsed,

@@ -53,7 +53,8 @@ def deployed(db_path, tmp_path_factory):
     port = _free_port()
     # The container listens on every interface; tests bind only to 127.0.0.1.
     argv = shlex.split(cmd.replace("$PORT", str(port)).replace("0.0.0.0", "127.0.0.1"))
-    proc = subprocess.Popen(argv, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = open(work / "server.log", "w")  # a pipe nobody reads would fill and stall the server
+    proc = subprocess.Popen(argv, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -62,13 +63,14 @@ def deployed(db_path, tmp_path_factory):
                 fetch(url + "/.json")
                 break
             except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+                assert proc.poll() is None, (work / "server.log").read_text()[-3000:]
                 assert time.monotonic() < deadline, "the deployed server did not start"
                 time.sleep(0.2)
         yield url, folder
     finally:
         proc.terminate()
         proc.wait(10)
+        log.close()
 
 
 def test_the_deploy_folder_carries_what_the_site_needs(deployed):

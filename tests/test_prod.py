@@ -33,9 +33,11 @@ def get(url: str):
 def prod(db_path, tmp_path_factory):
     run = tmp_path_factory.mktemp("prod")
     port = _free_port()
+    # Its log goes to a file: a pipe nobody reads would fill and stall the replicas.
+    log = open(run / "serve-prod.log", "w")
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve_prod.py"), "--port", str(port),
                              "--replicas", "2", "--db", str(db_path), "--run-dir", str(run / "run")],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -44,12 +46,13 @@ def prod(db_path, tmp_path_factory):
                 break
         except OSError:
             pass
-        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        assert proc.poll() is None, (run / "serve-prod.log").read_text()[-3000:]
         assert time.monotonic() < deadline, "serve-prod did not start"
         time.sleep(0.2)
     yield url, run / "run", proc
     proc.send_signal(signal.SIGTERM)
     proc.wait(20)
+    log.close()
 
 
 def test_replicas_run_make_serves_options():
