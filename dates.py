@@ -156,3 +156,11 @@ def date_phrase(start, end, precision=None) -> str:
     if precision == "week":
         return f"the week of {span}"
     return span
+
+
+def row_phrase(row) -> str:
+    """date_phrase of a database row (an sqlite3.Row or dict) with date_start and whichever
+    of date_end and date_precision it has: what the site's pages show for a record's date."""
+    keys = row.keys()
+    return date_phrase(row["date_start"], row["date_end"] if "date_end" in keys else None,
+                       row["date_precision"] if "date_precision" in keys else None)

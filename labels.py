@@ -108,6 +108,11 @@ async def keys(db) -> Keys:
     return _keys[id(db)]
 
 
+def keys_read(db) -> Keys | None:
+    """The foreign keys if `keys(db)` has read them (at start-up), without waiting."""
+    return _keys.get(id(db))
+
+
 async def labels_for(db, table: str, ids) -> dict[str, str]:
     """{id: label} for records of one table, from the cache or one query for the rest."""
     ids = {str(i) for i in ids if i not in (None, "")}

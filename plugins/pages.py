@@ -24,7 +24,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 import labels
-from dates import date_phrase
+from dates import row_phrase
 from schema import CLAIM, RECORDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,17 +124,15 @@ def render_cell(row, value, column, table, database, datasette):
     if isinstance(value, dict):  # a foreign key Datasette has expanded
         value = value["value"]
     db = datasette.get_database(DB)
-    known = labels._keys.get(id(db))
+    known = labels.keys_read(db)
     other = known.outgoing.get(table, {}).get(column) if known else None
     if other in labels.LABELS:
         async def fk_link():
             return labels.link(other, value, (await labels.labels_for(db, other, [value])).get(str(value)))
         return fk_link()
     if column == "date_start":
-        keys = row.keys()
-        end = row["date_end"] if "date_end" in keys else None
-        return markupsafe.Markup('<span title="{} to {}">{}</span>').format(
-            value, end or "", date_phrase(value, end, row["date_precision"] if "date_precision" in keys else None))
+        end = row["date_end"] if "date_end" in row.keys() else None
+        return markupsafe.Markup('<span title="{} to {}">{}</span>').format(value, end or "", row_phrase(row))
     text = value
     if isinstance(value, str) and len(value) > CUT and column != "id":
         text = value[:CUT].rsplit(" ", 1)[0] + "…"

@@ -21,7 +21,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
 
 import labels
-from dates import date_phrase
+from dates import row_phrase
 from schema import CLAIM
 
 DB = "imu"
@@ -41,13 +41,6 @@ def human(column: str) -> str:
 
 def shorten(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
-
-
-def when(row) -> str | None:
-    keys_ = row.keys()
-    if "date_start" in keys_ and (row["date_start"] or row["date_end"] or "date_precision" in keys_):
-        return date_phrase(row["date_start"], row["date_end"], row["date_precision"])
-    return None
 
 
 def column_descriptions(datasette, table: str) -> dict[str, str]:
@@ -75,7 +68,7 @@ async def field_rows(datasette, db, table: str, row, k: labels.Keys) -> list[dic
         elif column == "date_start":
             name = "Date"
             shown = markupsafe.Markup('{} <span class="imu-raw">({} to {}, precision: {})</span>').format(
-                when(row), row["date_start"], row["date_end"] or "?", row["date_precision"] or "none")
+                row_phrase(row), row["date_start"], row["date_end"] or "?", row["date_precision"] or "none")
         elif column == "url" and str(value).startswith(("https://", "http://")):
             shown = markupsafe.Markup('<a href="{0}" rel="nofollow noopener">{0}</a>').format(value)
         else:
@@ -146,7 +139,7 @@ async def sections(db, table: str, id: str, k: labels.Keys, own: str) -> list[di
             "count": count,
             "more": f"/{DB}/{other}?{column}={tilde_encode(id)}" if count > len(rows) else None,
             "rows": [{"link": labels.record_url(other, r["id"]), "label": without(names.get(r["id"], r["id"]), own),
-                      "date": when(r) if r["date_start"] or r["date_end"] else None} for r in rows],
+                      "date": row_phrase(r) if r["date_start"] or r["date_end"] else None} for r in rows],
         })
     return out
 

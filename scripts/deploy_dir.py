@@ -12,7 +12,6 @@ a deployed folder has no git history to read it from).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,8 @@ import tempfile
 from pathlib import Path
 
 import yaml
+
+from serve_prod import settings  # settings.json as `--setting` options, as make serve passes them
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -30,13 +31,6 @@ def records_date() -> str:
     from pages import seeds_date  # the site's own reading of the date
 
     return seeds_date()
-
-
-def settings() -> list[str]:
-    out = []
-    for key, value in json.loads((ROOT / "settings.json").read_text()).items():
-        out += ["--setting", key, str(value).lower() if isinstance(value, bool) else str(value)]
-    return out
 
 
 def main(argv=None) -> int:
