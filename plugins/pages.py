@@ -38,6 +38,8 @@ TABLE_ORDER = ["people", "groups", "events", "claims", "sources", "dispute_topic
 POLYMORPHIC = {table: set(RECORDS[table].parent_column.values())
                for table in ("claims", "aliases")}
 POLYMORPHIC_TITLE = {"claims": "supports", "aliases": "name of"}
+# Cells no table page shows (`shown` drops them): not worth rendering.
+NEVER_SHOWN = (labels.MACHINERY | labels.DATE_PARTS) - set().union(*POLYMORPHIC.values())
 CUT = 160  # characters of long text a table cell shows; the record page shows it whole
 
 
@@ -119,7 +121,7 @@ def render_cell(row, value, column, table, database, datasette):
         return None
     if table is None:
         return query_cell(row, value, column)
-    if value is None or value == "" or table not in labels.LABELS:
+    if value is None or value == "" or table not in labels.LABELS or column in NEVER_SHOWN:
         return None
     if isinstance(value, dict):  # a foreign key Datasette has expanded
         value = value["value"]
@@ -132,7 +134,8 @@ def render_cell(row, value, column, table, database, datasette):
         return fk_link()
     if column == "date_start":
         end = row["date_end"] if "date_end" in row.keys() else None
-        return markupsafe.Markup('<span title="{} to {}">{}</span>').format(value, end or "", row_phrase(row))
+        escape = markupsafe.escape
+        return markupsafe.Markup(f'<span title="{escape(value)} to {escape(end or "")}">{escape(row_phrase(row))}</span>')
     text = value
     if isinstance(value, str) and len(value) > CUT and column != "id":
         text = value[:CUT].rsplit(" ", 1)[0] + "…"
@@ -154,6 +157,8 @@ def table_label_column(datasette, table: str) -> str | None:
 
 
 def query_cell(row, value, column):
+    if isinstance(value, (int, float)):
+        return value  # as Datasette would show it, without its look for a URL in str(value)
     if not isinstance(value, str) or value == "":
         return None
     if column == "snippet":

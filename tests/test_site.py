@@ -79,3 +79,44 @@ def test_sql_writes_are_refused(ds, db_path, sql):
     assert r.status_code in (400, 403)
     after = sqlite3.connect(db_path).execute("select count(*), group_concat(title) from events").fetchone()
     assert before == after
+
+
+def traced_sql(ds, path) -> list[str]:
+    """The SQL a request ran, from Datasette's own trace (?_trace=1)."""
+    import html
+    import json
+    import re
+
+    text = get(ds, path + ("&" if "?" in path else "?") + "_trace=1").text
+    return [t["sql"] for t in json.loads(html.unescape(re.findall(r"<pre>(.*?)</pre>", text, re.S)[-1]))["traces"]
+            if "sql" in t]
+
+
+@pytest.fixture
+def traced(db_path, metadata, settings):
+    from conftest import make_datasette
+
+    return make_datasette(db_path, metadata, dict(settings, trace_debug=True))
+
+
+def test_counts_of_the_immutable_database_are_remembered(traced):
+    """plugins/lanes.py: a table page's facet and row counts run once per process; the
+    page says the same the second time."""
+    path = "/imu/events?country=UZ"
+    first = traced_sql(traced, path)
+    counts = [s for s in first if "count(*)" in s]
+    assert len(counts) >= 4  # the filtered count and a count per default facet
+    second = traced_sql(traced, path)
+    assert not [s for s in second if "count(*)" in s]
+    assert [s for s in second if "count(*)" not in s]  # the page's rows are read each time
+    one, two = (get(traced, "/imu/events.json?country=UZ&_facet=event_type").json() for _ in range(2))
+    assert one["facet_results"] == two["facet_results"] and one["filtered_table_rows_count"] == two["filtered_table_rows_count"]
+    with sqlite3.connect(traced.get_database("imu").path) as con:
+        assert two["filtered_table_rows_count"] == con.execute("select count(*) from events where country = 'UZ'").fetchone()[0]
+
+
+def test_counts_of_visitors_sql_are_not_remembered(traced):
+    """SQL of the visitor's own may call random(): its counts run every time."""
+    path = "/imu/events?_where=" + "abs(random()) % 2 = 0"
+    for _ in range(2):
+        assert [s for s in traced_sql(traced, path) if "count(*)" in s]
