@@ -230,6 +230,15 @@ def our_serve_args(db: Path) -> list[str]:
     return args
 
 
+def places(db: Path) -> list[str]:
+    """Distinct place names, most events first, for pages that must not repeat a request."""
+    from urllib.parse import quote
+
+    con = sqlite3.connect(db)
+    return [quote(p) for (p,) in con.execute(
+        "select place from events where place is not null group by place order by count(*) desc limit 1000")]
+
+
 def pages(db: Path) -> list[tuple[str, str, str | None]]:
     """(what, our path, naive path) for each page timed; values are taken from the data."""
     con = sqlite3.connect(db)
@@ -249,6 +258,8 @@ def pages(db: Path) -> list[tuple[str, str, str | None]]:
         ("JSON API, filtered", "/imu/events.json?country=UZ&event_type=bombing&_shape=array",
          "/naive/events.json?country=UZ&event_type=bombing&_shape=array"),
     ]
+    rows.append(("events of a place, a different place each request (counts not yet remembered)",
+                 "/imu/events?place={}", "/naive/events?place={}&" + facet_qs))
     rows.append(("claims table, default facets (extra: the biggest table)", "/imu/claims", None))
     # Record pages of the busiest records: their sections and claims are the largest.
     busiest = {
@@ -270,11 +281,16 @@ def pages(db: Path) -> list[tuple[str, str, str | None]]:
     return rows
 
 
-def time_page(client, url: str, n: int) -> tuple[float, float]:
-    for _ in range(3):  # warm-up
+def time_page(client, base: str, path: str, n: int, fills: list[str]) -> tuple[float, float]:
+    """p50 and p95 of n requests after 3 warm-up ones; a path with `{}` takes the next of
+    `fills` each time, so no two requests ask the same (nothing a server remembers helps)."""
+    urls = [base + path.format(fill) for fill in fills[:n + 3]] if "{}" in path else [base + path] * (n + 3)
+    if len(urls) < n + 3:
+        raise SystemExit(f"{path}: {len(urls)} values to fill in, {n + 3} needed")
+    for url in urls[:3]:  # warm-up
         client.get(url)
     times = []
-    for _ in range(n):
+    for url in urls[3:]:
         start = time.perf_counter()
         r = client.get(url)
         times.append((time.perf_counter() - start) * 1000)
@@ -294,13 +310,14 @@ def serve_figures(size: int, workdir: Path, n: int, naive: bool) -> list[dict]:
     if naive:
         servers.append(serve(["-i", str(dbdir / "naive.db")]))
     try:
+        fills = places(ours)
         with httpx.Client(timeout=60) as client:
             for what, our_path, naive_path in pages(ours):
                 row = {"page": what, "ours": our_path, "naive": naive_path}
                 if our_path:
-                    row["ours_ms"] = time_page(client, servers[0][1] + our_path, n)
+                    row["ours_ms"] = time_page(client, servers[0][1], our_path, n, fills)
                 if naive and naive_path:
-                    row["naive_ms"] = time_page(client, servers[1][1] + naive_path, n)
+                    row["naive_ms"] = time_page(client, servers[1][1], naive_path, n, fills)
                 results.append(row)
     finally:
         for proc, _ in servers:
