@@ -245,7 +245,7 @@ def register_routes():
 
 # ---------------------------------------------------------------- the API's popup
 
-JSON_PATH = re.compile(r"^/imu(/[^/]+)?(/[^/]+)?\.json$")
+JSON_PATH = re.compile(r"^/imu(-[0-9a-f]+)?(/[^/]+)?(/[^/]+)?\.json$")  # hashed or not
 
 
 def popup_as_json(scope) -> dict:

@@ -7,7 +7,7 @@ The folder holds the database, metadata, plugins, templates, settings and a Dock
 (labels, dates, fold, schema), so a wheel of the project rides in the plugins folder and
 the Dockerfile installs it, which also pins Datasette and its plugins to pyproject.toml's
 versions. The metadata gets the date of the records (the site shows it in every footer;
-a deployed folder has no git history to read it from).
+a deployed folder has no git history to read it from), and turns on content-hashed URLs.
 """
 from __future__ import annotations
 
@@ -51,7 +51,9 @@ def main(argv=None) -> int:
                         str(ROOT)], check=True)
         wheel = next(plugins.glob("imu_dataset-*.whl")).name
         metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
-        metadata.setdefault("plugins", {}).setdefault("imu", {})["records_date"] = records_date()
+        imu = metadata.setdefault("plugins", {}).setdefault("imu", {})
+        imu["records_date"] = records_date()
+        imu["hashed_urls"] = True  # a published site sits behind a CDN (plugins/hashed.py)
         (tmp / "metadata.yml").write_text(yaml.safe_dump(metadata, allow_unicode=True, sort_keys=False))
         db = tmp / "imu.db"
         shutil.copy(args.db, db)

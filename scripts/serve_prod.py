@@ -41,16 +41,25 @@ def settings() -> list[str]:
 
 
 def replica(db: Path, inspect: Path, port: int) -> subprocess.Popen:
+    """`make serve`'s server, with content-hashed URLs on (plugins/hashed.py)."""
     return subprocess.Popen([str(BIN / "datasette"), "serve", "-i", str(db), "--inspect-file", str(inspect),
                              *SERVE_OPTIONS, "--host", "127.0.0.1", "--port", str(port), *settings()],
-                            cwd=ROOT, stdout=subprocess.DEVNULL)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, env=dict(os.environ, IMU_HASHED_URLS="1"))
 
 
-def nginx_conf(run: Path, host: str, port: int, db: Path, ports: list[int]) -> Path:
+def hashed_route(inspect: Path) -> str:
+    """The database's hashed route, as plugins/hashed.py makes it from the same hash."""
+    sys.path.insert(0, str(ROOT / "plugins"))
+    from hashed import DB, HASH_LENGTH
+
+    return f"{DB}-{json.loads(inspect.read_text())[DB]['hash'][:HASH_LENGTH]}"
+
+
+def nginx_conf(run: Path, host: str, port: int, db: Path, ports: list[int], route: str) -> Path:
     text = (ROOT / "prod" / "nginx.conf").read_text()
     upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in ports)
     for mark, value in {"@RUN@": str(run), "@HOST@": host, "@PORT@": str(port), "@DB@": str(db),
-                        "@UPSTREAMS@": upstreams,
+                        "@UPSTREAMS@": upstreams, "@ROUTE@": route,
                         "@USER@": "user root;" if os.geteuid() == 0 else ""}.items():
         text = text.replace(mark, value)
     path = run / "nginx.conf"
@@ -78,7 +87,7 @@ def main(argv=None) -> int:
     ports = [free_port() for _ in range(args.replicas)]
     replicas = {p: replica(db, inspect, p) for p in ports}
     (run / "replicas.json").write_text(json.dumps({str(p): r.pid for p, r in replicas.items()}))
-    proxy = subprocess.Popen([nginx, "-p", str(run), "-c", str(nginx_conf(run, args.host, args.port, db, ports))])
+    proxy = subprocess.Popen([nginx, "-p", str(run), "-c", str(nginx_conf(run, args.host, args.port, db, ports, hashed_route(inspect)))])
     stopping = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.append(True))

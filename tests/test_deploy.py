@@ -29,8 +29,9 @@ def fetch(url: str) -> bytes:
 
 
 def normalised(body: bytes, base: str) -> str:
-    """A page as served at any address, whatever its queries took."""
-    return re.sub(r"Queries took [\d.]+ ?ms", "", body.decode("utf-8")).replace(base, "BASE")
+    """A page as served at any address, whatever its queries took, its links unhashed."""
+    text = re.sub(r"Queries took [\d.]+ ?ms", "", body.decode("utf-8")).replace(base, "BASE")
+    return re.sub(r"/imu-[0-9a-f]{7}(?=[/.\"?])", "/imu", text)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +82,13 @@ def test_the_deploy_folder_carries_what_the_site_needs(deployed):
     wheel = next((folder / "plugins").glob("imu_dataset-*.whl"))
     assert wheel.name in (folder / "Dockerfile").read_text()
     assert "records_date" in (folder / "metadata.json").read_text()
+
+
+def test_the_deployed_site_has_content_hashed_urls(deployed, db_path):
+    url, _ = deployed
+    with urllib.request.urlopen(url + "/imu/groups/imu", timeout=30) as r:
+        assert re.search(r"/imu-[0-9a-f]{7}/groups/imu$", r.url)  # redirected to its hash
+        assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
 
 
 def test_the_deployed_site_answers_as_make_serve_does(deployed, db_path, settings, tmp_path):

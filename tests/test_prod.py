@@ -92,3 +92,32 @@ def test_a_replica_that_dies_is_restarted_and_no_request_fails(prod):
         assert time.monotonic() < deadline, "the dead replica was not restarted"
         time.sleep(0.2)
     assert all(get(f"{url}/imu/events?_n={i}")[0] == 200 for i in range(10))
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def get_once(url: str):
+    """One request, its redirect not followed."""
+    try:
+        with urllib.request.build_opener(NoRedirect).open(url, timeout=30) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def test_unhashed_urls_redirect_and_hashed_ones_are_kept_a_year(prod, db_path):
+    url, run, _ = prod
+    route = serve_prod.hashed_route(run / "inspect.json")
+    status, headers, _ = get_once(url + "/imu/groups?kind=militant-group")
+    assert status == 302, (status, headers)
+    assert headers["Location"] == f"/{route}/groups?kind=militant-group", dict(headers)
+    first, second = (get_once(f"{url}/{route}/groups?kind=militant-group") for _ in range(2))
+    assert first[0] == 200 and first[1]["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert (first[1]["X-Cache-Status"], second[1]["X-Cache-Status"]) == ("MISS", "HIT")
+    assert f'href="/{route}/groups/' in first[2].decode() and 'href="/imu/' not in first[2].decode()
+    status, headers, body = get_once(f"{url}/{route}.db")
+    assert status == 200 and body == db_path.read_bytes() and "X-Cache-Status" not in headers
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"

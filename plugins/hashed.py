@@ -1,0 +1,129 @@
+"""Content-hashed database URLs: `/imu-1a2b3c4/...`, cacheable for a year.
+
+The database never changes between builds, so every page under a URL that names the
+database's content (the first seven hex digits of its SHA-256, Datasette's own hash of an
+immutable file) can be kept by a CDN or proxy for ever; a new build is a new hash, hence
+new URLs. datasette-hashed-urls does this; this is the same idea with five differences:
+
+- only a 200 answer to GET or HEAD is marked far-future (`public, max-age=31536000,
+  immutable`): an error, a 429 or a 503 "busy" keeps Datasette's own short lifetime;
+- a request carrying SQL of the visitor's own (`sql=`, `_where=`, which may call
+  random()) is not marked either;
+- the site's own pages link straight to the hashed URLs (their `href`s and `action`s
+  naming `/imu` are rewritten as they leave), so a click costs no redirect;
+- the unhashed URL, or one with an old hash, redirects (302) to the same path and query
+  under the current hash, and that redirect may be kept for REDIRECT_MAX_AGE only, since
+  the next build moves it;
+- the data keeps stable links: the JSON, CSV and `.db` keep `/imu/...` in `link`
+  columns, which redirect.
+
+It is on where the site is published (`make serve-prod`, the deploy folder) and off for
+`make serve`, through `plugins.imu.hashed_urls` in metadata.yml, which reads the
+environment variable IMU_HASHED_URLS ("1" turns it on).
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl
+
+from datasette import hookimpl
+
+DB = "imu"
+HASH_LENGTH = 7
+FAR_FUTURE = b"public, max-age=31536000, immutable"
+REDIRECT_MAX_AGE = 300
+VISITOR_SQL = frozenset({"sql", "_where"})
+OURS = re.compile(rf"^/{DB}(?:-[0-9a-f]*)?(?=[/.]|$)")
+
+
+def enabled(datasette) -> bool:
+    value = (datasette.plugin_config("imu") or {}).get("hashed_urls")
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def route(datasette) -> str | None:
+    """The database's hashed route, or None when hashed URLs are off."""
+    db = datasette.databases.get(DB)
+    return db.route if db is not None and db.route != DB else None
+
+
+@hookimpl
+def startup(datasette):
+    if not enabled(datasette) or DB not in datasette.databases:
+        return
+    db = datasette.databases[DB]
+    if db.hash is None:
+        raise ValueError(f"hashed_urls needs {DB}.db served immutable (-i), so it has a hash")
+    db.route = f"{DB}-{db.hash[:HASH_LENGTH]}"
+
+
+def relinked(body: bytes, current: str) -> bytes:
+    """HTML whose links to /imu... lead to the current hash instead (attribute values only:
+    text from the data is escaped, so it cannot hold a literal `href="`)."""
+    for attr in (b'href="', b'action="'):
+        for tail in (b"/", b".", b'"', b"?"):
+            body = body.replace(attr + f"/{DB}".encode() + tail, attr + f"/{current}".encode() + tail)
+    return body
+
+
+async def redirect(scope, send, location: str) -> None:
+    await send({"type": "http.response.start", "status": 302,
+                "headers": [(b"location", location.encode("latin-1")),
+                            (b"cache-control", f"public, max-age={REDIRECT_MAX_AGE}".encode()),
+                            (b"content-type", b"text/plain; charset=utf-8")]})
+    await send({"type": "http.response.body", "body": f"Moved to {location}\n".encode("latin-1")})
+
+
+@hookimpl(trylast=True)  # the outermost wrapper: the others see the hashed path
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def hashed_urls(scope, receive, send):
+            current = route(datasette) if scope.get("type") == "http" else None
+            if current is None:
+                return await app(scope, receive, send)
+            raw = scope.get("raw_path") or scope["path"].encode("latin-1")
+            path = raw.decode("latin-1")
+            m = OURS.match(path)
+            if m and m[0] != f"/{current}":
+                query = scope.get("query_string", b"").decode("latin-1")
+                return await redirect(scope, send, f"/{current}{path[m.end():]}" + (f"?{query}" if query else ""))
+            query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            far = (m is not None and scope["method"] in ("GET", "HEAD")
+                   and not any(k in VISITOR_SQL or k == "_trace" for k, _ in query))
+            await app(scope, receive, relinking(send, current, far))
+
+        return hashed_urls
+
+    return wrap
+
+
+def relinking(send, current: str, far: bool):
+    """`send`, marking a 200 far-future cacheable when `far`, and rewriting HTML's links."""
+    start = None
+    chunks: list[bytes] = []
+
+    async def send_(event):
+        nonlocal start
+        if event["type"] == "http.response.start":
+            headers = list(event.get("headers") or [])
+            html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+            if far and event["status"] == 200:
+                headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                headers.append((b"cache-control", FAR_FUTURE))
+            event = dict(event, headers=headers)
+            if not html:
+                return await send(event)
+            start = event  # held until the body is whole, since its length changes
+            return
+        if start is None or event["type"] != "http.response.body":
+            return await send(event)
+        chunks.append(event.get("body", b""))
+        if event.get("more_body"):
+            return
+        body = relinked(b"".join(chunks), current)
+        headers = [(k, str(len(body)).encode() if k.lower() == b"content-length" else v)
+                   for k, v in start["headers"]]
+        await send(dict(start, headers=headers))
+        await send({"type": "http.response.body", "body": body})
+
+    return send_

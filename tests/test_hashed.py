@@ -1,0 +1,101 @@
+"""Content-hashed database URLs (plugins/hashed.py), on as `make serve-prod` and the deploy
+folder turn them on (IMU_HASHED_URLS=1), and off for `make serve`."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from conftest import ROOT, make_datasette
+
+FAR = "public, max-age=31536000, immutable"
+
+
+@pytest.fixture
+def hashed(db_path, metadata, settings, monkeypatch):
+    monkeypatch.setenv("IMU_HASHED_URLS", "1")
+    ds = make_datasette(db_path, metadata, settings)
+    asyncio.run(ds.invoke_startup())
+    return ds
+
+
+@pytest.fixture
+def route(db_path) -> str:
+    return "imu-" + hashlib.sha256(db_path.read_bytes()).hexdigest()[:7]
+
+
+def get(ds, path):
+    return asyncio.run(ds.client.get(path))
+
+
+def readme_urls() -> list[str]:
+    """Every local URL the README's user sections give (the benchmark's are synthetic)."""
+    text = (ROOT / "README.md").read_text().split("\n## Performance")[0]
+    urls = re.findall(r"http://127\.0\.0\.1:8001(/imu[^\s)>`\]]*)", text)
+    urls += re.findall(r"`(/imu[/.][^`\s]*)`", text)
+    return sorted(set(urls))
+
+
+def test_the_readme_gives_urls_to_check():
+    assert len(readme_urls()) >= 8
+
+
+@pytest.mark.parametrize("path", readme_urls())
+def test_readme_urls_redirect_to_the_hashed_url_which_answers(hashed, route, path):
+    r = get(hashed, path)
+    assert r.status_code == 302
+    location = r.headers["location"]
+    assert location.startswith(f"/{route}")
+    assert urlsplit(location).query == urlsplit(path).query  # the query is kept whole
+    assert r.headers["cache-control"] == "public, max-age=300"  # the next build moves it
+    answer = get(hashed, location)
+    assert answer.status_code == 200, location
+    assert answer.headers["cache-control"] == FAR
+
+
+@pytest.mark.parametrize("path", ["/imu", "/imu.db", "/imu.json", "/imu/groups/imu", "/imu/groups/imu.json",
+                                  "/imu-0000000/groups/imu", "/imu-deadbee.db"])
+def test_unhashed_and_old_hashes_redirect_to_the_current_hash(hashed, route, path):
+    r = get(hashed, path)
+    assert r.status_code == 302
+    assert r.headers["location"] == re.sub(r"^/imu(-[0-9a-f]+)?", f"/{route}", path)
+
+
+def test_the_download_under_its_hash_is_the_file(hashed, route, db_path):
+    r = get(hashed, f"/{route}.db")
+    assert r.status_code == 200 and r.content == db_path.read_bytes()
+    assert r.headers["cache-control"] == FAR
+
+
+def test_pages_link_straight_to_the_hashed_urls(hashed, route):
+    for path in ["/", "/about", f"/{route}/groups/imu", f"/{route}/events", f"/{route}/timeline?group=imu"]:
+        html = get(hashed, path).text
+        assert f'href="/{route}/' in html, path
+        assert not re.search(r'(href|action)="/imu[/."?]', html), path
+
+
+def test_the_data_keeps_stable_links(hashed, route):
+    rows = get(hashed, f"/{route}/search.json?q=Namangani&_shape=array").json()
+    assert rows and all(row["link"].startswith("/imu/") for row in rows)
+    event = get(hashed, f"/{route}/events.json?_shape=array&_size=1").json()[0]
+    assert isinstance(event["popup"], dict)  # the API's popup is JSON under the hash too
+
+
+@pytest.mark.parametrize("path, why", [
+    ("/{route}/groups/no-such-group", "an error"),
+    ("/{route}.json?sql=select+abs(random())", "the visitor's own SQL"),
+    ("/{route}/events?_where=abs(random())%25%202%3D0", "the visitor's own SQL"),
+])
+def test_only_what_depends_on_the_database_alone_is_kept_a_year(hashed, route, path, why):
+    r = get(hashed, path.format(route=route))
+    assert r.headers.get("cache-control") != FAR, why
+
+
+def test_make_serve_keeps_plain_urls(ds):
+    asyncio.run(ds.invoke_startup())
+    r = get(ds, "/imu/groups/imu")
+    assert r.status_code == 200 and r.headers["cache-control"] != FAR
+    assert 'href="/imu/' in r.text
