@@ -13,7 +13,7 @@ import argparse
 import json
 import sqlite3
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from dates import row_phrase
@@ -79,41 +79,32 @@ def dumps(feature: dict) -> str:
     return json.dumps(feature, ensure_ascii=False)
 
 
-def chunks(features: Iterable[dict | None]) -> Iterator[str]:
-    """The collection's text, a feature at a time (None, a row without coordinates, is left out)."""
-    yield HEAD
-    first = True
-    for feature in features:
-        if feature is None:
-            continue
-        yield ("" if first else SEPARATOR) + dumps(feature)
-        first = False
-    yield TAIL
+def page_text(features: list[dict], first: bool) -> str:
+    """Some of the collection's features as text, after a separator unless they are its
+    first; the collection is HEAD, these in order, TAIL."""
+    if not features:
+        return ""
+    return ("" if first else SEPARATOR) + SEPARATOR.join(map(dumps, features))
 
 
-def event_features(conn: sqlite3.Connection, base_url: str = "") -> Iterator[dict]:
-    conn.row_factory = sqlite3.Row
-    for row in conn.execute(EVENTS_SQL):
-        yield event_feature(dict(row), base_url)
-
-
-def write_geojson(db_path: str | Path, out_path: str | Path, base_url: str = "") -> int:
-    """Write every event with coordinates to out_path; returns how many. `base_url` (the
-    site's address, no trailing slash) makes each `link` absolute; without it the links
-    are the site's paths (/imu/events/<id>)."""
+def write_geojson(db_path: str | Path, out_path: str | Path, base_url: str = "",
+                  page: int = 1000) -> int:
+    """Write every event with coordinates to out_path, `page` rows at a time; returns how
+    many. `base_url` (the site's address, no trailing slash) makes each `link` absolute;
+    without it the links are the site's paths (/imu/events/<id>)."""
     conn = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
     tmp = Path(str(out_path) + ".tmp")
     count = 0
-
-    def counted():
-        nonlocal count
-        for feature in event_features(conn, base_url):
-            count += 1
-            yield feature
-
     try:
+        cursor = conn.execute(EVENTS_SQL)
         with open(tmp, "w", encoding="utf-8") as out:
-            out.writelines(chunks(counted()))
+            out.write(HEAD)
+            while rows := cursor.fetchmany(page):
+                features = [event_feature(dict(row), base_url) for row in rows]
+                out.write(page_text(features, first=count == 0))
+                count += len(features)
+            out.write(TAIL)
         tmp.replace(out_path)
     finally:
         conn.close()
