@@ -14,8 +14,11 @@ JSON API instead (`_size=max`, so at most max_returned_rows rows a page, each pa
 the SQL time limit, with the filters, search and sort of the request) and streams the
 collection a page at a time: memory holds one page, and time grows with the number of
 rows (about 100 pages for 100,000 events). A query gives at most max_returned_rows rows,
-as its JSON does. If a later page fails, the stream stops before the closing brackets, so
-the truncated text is not valid JSON rather than a silently short collection.
+as its JSON does. If a later page fails (the time limit; 503 when too many requests with
+SQL of their own run, plugins/lanes.py, each page counting as one), the stream stops
+before the closing brackets: the text is then not valid JSON, rather than a silently
+short collection. A `_where` costs what it costs in a streamed CSV (`_stream=on`), which
+pages the same way.
 """
 from __future__ import annotations
 
@@ -71,9 +74,13 @@ async def table_pages(datasette, request, database: str, table: str, columns: li
     while True:
         response = await datasette.client.get(
             path + "?" + urlencode(args + ([("_next", token)] if token else [])))
+        if response.status_code != 200:  # a bad filter, the time limit, or 503 when busy
+            try:
+                message = response.json().get("error")
+            except ValueError:
+                message = response.text
+            raise DatasetteError(message or "Could not read the table", status=response.status_code)
         body = response.json()
-        if response.status_code != 200:
-            raise DatasetteError(body.get("error") or "Could not read the table", status=response.status_code)
         yield body["rows"]
         token = body.get("next")
         if not token:
@@ -91,10 +98,13 @@ async def stream(pages, make):
     """The collection's text: HEAD, each page's features, TAIL."""
     yield gx.HEAD
     count = 0
-    async for page in pages:
-        features = [f for f in map(make, page) if f is not None]
-        yield gx.page_text(features, first=count == 0)
-        count += len(features)
+    try:
+        async for page in pages:
+            features = [f for f in map(make, page) if f is not None]
+            yield gx.page_text(features, first=count == 0)
+            count += len(features)
+    except DatasetteError:
+        return  # the status has been sent: end without the closing brackets
     yield gx.TAIL
 
 

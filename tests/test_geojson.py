@@ -7,6 +7,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from urllib.parse import quote
 
 import geojson
 import pytest
@@ -135,3 +136,17 @@ def test_it_is_offered_where_json_and_csv_are(ds):
     assert 'href="/imu/events.geojson?country=UZ"' in get(ds, "/imu/events?country=UZ").text
     assert 'href="/imu/events_map.geojson"' in get(ds, "/imu/events_map").text
     assert ".geojson" not in get(ds, "/imu/groups").text
+
+
+def test_a_page_that_fails_leaves_the_collection_unfinished(db_path, metadata, settings):
+    """A later page failing (here an SQL error from the 20th event by id on) cannot end as a
+    valid, silently short collection."""
+    ds = make_datasette(db_path, metadata, {**settings, "max_returned_rows": 10})
+    twentieth = sqlite3.connect(db_path).execute(
+        "select id from events order by id limit 1 offset 19").fetchone()[0]
+    where = f"abs(case when id >= '{twentieth}' then -9223372036854775807 - 1 else 1 end) > 0"
+    r = get(ds, "/imu/events.geojson?_sort=id&_nocount=1&_nofacet=1&_where=" + quote(where))
+    assert r.status_code == 200 and r.text.startswith(geojson_export.HEAD)
+    assert not r.text.endswith(geojson_export.TAIL)
+    with pytest.raises(ValueError):
+        json.loads(r.text)
