@@ -3,7 +3,7 @@
 
 Both make their features and their bytes here, so the two cannot differ. RFC 7946:
 coordinates are [longitude, latitude] in WGS84 and there is no `crs` member. An event
-without coordinates has no feature. The file is written one feature at a time, in the
+without coordinates has no feature. The file is written a page of rows at a time, in the
 events table's default order on the site (date_start, then id), so memory stays flat
 whatever the number of events.
 """

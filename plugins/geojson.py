@@ -42,10 +42,6 @@ def has_coordinates(columns) -> bool:
     return "latitude" in columns and "longitude" in columns
 
 
-def can_render(columns) -> bool:
-    return has_coordinates(columns)
-
-
 class Streamed(Response):
     """A Response whose body is sent as its text chunks come."""
 
@@ -133,4 +129,4 @@ async def render(datasette, columns, rows, request, database, table, view_name):
 
 @hookimpl
 def register_output_renderer(datasette):
-    return {"extension": "geojson", "render": render, "can_render": can_render}
+    return {"extension": "geojson", "render": render, "can_render": has_coordinates}
