@@ -2,7 +2,7 @@
 
 Record pages, the home and about pages, table pages and canned queries without
 parameters may be indexed. Anything with a query string (`?sql=`, facets, sorts, filters,
-`_next` pages, a canned query's parameters), the JSON, CSV and `.db` downloads may not:
+`_next` pages, a canned query's parameters), the JSON, GeoJSON, CSV and `.db` downloads may not:
 their permutations are endless, and on a pay-per-request host a crawler indexing every
 one runs up the bill (Datasette's publishing docs warn of exactly this).
 
@@ -27,6 +27,7 @@ ROBOTS = """User-agent: *
 Disallow: /*?
 Disallow: /*.json
 Disallow: /*.csv
+Disallow: /*.geojson
 Disallow: /*.db
 Disallow: /-/
 Sitemap: {sitemap}

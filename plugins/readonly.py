@@ -7,7 +7,7 @@ Before Datasette sees a request (asgi_wrapper):
   showed thread idents (memory addresses), /-/versions SQLite's compile options,
   /-/settings and /-/databases the server's set-up, and the rest are debugging pages;
 - a data URL's format must be one Datasette or a plugin renders (404): Datasette answered
-  /imu/events.geojson or .atom with the HTML page and status 200;
+  /imu/events.kml or .atom with the HTML page and status 200;
 - a query string must not hold NUL characters, and search text is bounded (400,
   fold.search_problem).
 

@@ -44,7 +44,8 @@ def test_robots_lets_crawlers_index_records_not_permutations(ds, con):
         assert allowed(robots, path), path
     for path in ("/imu?sql=select+1", "/imu/events?_sort=title", "/imu/events?_facet=country",
                  "/imu/events?_next=100", "/imu/events?country=UZ", "/imu/timeline?group=imu",
-                 "/imu/events.json", f"/imu/events/{event}.json", "/imu/events.csv", "/imu.db", "/-/metadata"):
+                 "/imu/events.json", f"/imu/events/{event}.json", "/imu/events.csv",
+                 "/imu/events.geojson", "/imu.db", "/-/metadata"):
         assert not allowed(robots, path), path
     assert re.search(r"^Sitemap: http://localhost/sitemap\.xml$", robots, re.M)
 

@@ -48,7 +48,7 @@ def test_introspection_pages_are_not_found(ds, path):
     assert "compile_options" not in r.text and "threads" not in r.text.lower()
 
 
-@pytest.mark.parametrize("path", ["/imu/events.geojson", "/imu/events.atom", "/imu.rss", "/.xml",
+@pytest.mark.parametrize("path", ["/imu/events.kml", "/imu/events.atom", "/imu.rss", "/.xml",
                                   "/imu/events/1999-tashkent-bombings.kml", "/imu/search.yaml",
                                   "/imu/disputes.html"])
 def test_a_format_nothing_renders_is_not_found(ds, path):
@@ -58,7 +58,7 @@ def test_a_format_nothing_renders_is_not_found(ds, path):
 
 
 @pytest.mark.parametrize("path", ["/", "/.json", "/imu", "/imu.json", "/imu.db", "/imu/events",
-                                  "/imu/events.json", "/imu/events.csv", "/imu/events.jsono",
+                                  "/imu/events.json", "/imu/events.csv", "/imu/events.jsono", "/imu/events.geojson",
                                   "/imu/events/1999-tashkent-bombings.json", "/imu/search.csv?q=IMU",
                                   "/favicon.ico", "/-/static/app.css"])
 def test_the_formats_datasette_renders_still_answer(ds, path):
