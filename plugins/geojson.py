@@ -65,7 +65,7 @@ async def table_pages(datasette, request, database: str, table: str, columns: li
             if PASSED_ON.match(k)]
     args += [("_col", c) for c in columns]
     args += [("_shape", "objects"), ("_size", "max"), ("_nocount", "1"), ("_nofacet", "1")]
-    path = f"/{tilde_encode(database)}/{tilde_encode(table)}.json"
+    path = datasette.urls.table(database, table, format="json")  # its route, hashed or not
     token = request.args.get("_next")
     while True:
         response = await datasette.client.get(

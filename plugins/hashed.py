@@ -6,7 +6,9 @@ immutable file) can be kept by a CDN or proxy for ever; a new build is a new has
 new URLs. datasette-hashed-urls does this; this is the same idea with five differences:
 
 - only a 200 answer to GET or HEAD is marked far-future (`public, max-age=31536000,
-  immutable`): an error, a 429 or a 503 "busy" keeps Datasette's own short lifetime;
+  immutable`): an error, a 429 or a 503 "busy" keeps Datasette's own short lifetime, and
+  so does an answer streamed in pieces (a streamed CSV, a GeoJSON of many pages), which
+  can stop early on an error after its status has gone;
 - a request carrying SQL of the visitor's own (`sql=`, `_where=`, which may call
   random()) is not marked either;
 - the site's own pages link straight to the hashed URLs (their `href`s and `action`s
@@ -90,40 +92,48 @@ def asgi_wrapper(datasette):
             query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
             far = (m is not None and scope["method"] in ("GET", "HEAD")
                    and not any(k in VISITOR_SQL or k == "_trace" for k, _ in query))
-            await app(scope, receive, relinking(send, current, far))
+            download = path == f"/{current}.db"  # a file, sent in pieces but never cut short
+            await app(scope, receive, relinking(send, current, far, download))
 
         return hashed_urls
 
     return wrap
 
 
-def relinking(send, current: str, far: bool):
-    """`send`, marking a 200 far-future cacheable when `far`, and rewriting HTML's links."""
-    start = None
-    chunks: list[bytes] = []
+def far_future(start: dict) -> dict:
+    headers = [(k, v) for k, v in start.get("headers") or [] if k.lower() != b"cache-control"]
+    return dict(start, headers=headers + [(b"cache-control", FAR_FUTURE)])
+
+
+def relinking(send, current: str, far: bool, file: bool = False):
+    """`send`, marking a 200 that comes whole far-future cacheable when `far`, and rewriting
+    HTML's links. The start is held until the first piece of the body shows whether the
+    answer comes whole; HTML is held until its body is whole, since its length changes."""
+    start: dict | None = None
+    html = False
+    pieces: list[bytes] = []
 
     async def send_(event):
-        nonlocal start
+        nonlocal start, html
         if event["type"] == "http.response.start":
-            headers = list(event.get("headers") or [])
-            html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
-            if far and event["status"] == 200:
-                headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
-                headers.append((b"cache-control", FAR_FUTURE))
-            event = dict(event, headers=headers)
-            if not html:
-                return await send(event)
-            start = event  # held until the body is whole, since its length changes
+            start = event
+            html = any(k.lower() == b"content-type" and v.startswith(b"text/html")
+                       for k, v in event.get("headers") or [])
             return
         if start is None or event["type"] != "http.response.body":
-            return await send(event)
-        chunks.append(event.get("body", b""))
-        if event.get("more_body"):
+            return await send(event)  # already started, or not a response
+        pieces.append(event.get("body", b""))
+        if html and event.get("more_body"):
             return
-        body = relinked(b"".join(chunks), current)
-        headers = [(k, str(len(body)).encode() if k.lower() == b"content-length" else v)
-                   for k, v in start["headers"]]
-        await send(dict(start, headers=headers))
-        await send({"type": "http.response.body", "body": body})
+        whole = file or (len(pieces) == 1 and not event.get("more_body"))
+        head = far_future(start) if far and whole and start["status"] == 200 else start
+        body = b"".join(pieces)
+        if html:
+            body = relinked(body, current)
+            head = dict(head, headers=[(k, str(len(body)).encode() if k.lower() == b"content-length" else v)
+                                       for k, v in head["headers"]])
+        start = None
+        await send(head)
+        await send(dict(event, body=body))
 
     return send_
