@@ -1,8 +1,9 @@
-"""Load test: many requests, a few at a time, against the site as `make serve` runs it.
+"""Load test: many requests, many at a time, against the site as `make serve` runs it.
 
     .venv/bin/python bench/load.py                          # 5,000 requests, 20 at a time
     .venv/bin/python bench/load.py --count 200 --concurrency 10
     .venv/bin/python bench/load.py --url http://127.0.0.1:8001   # a server already running
+    .venv/bin/python bench/load.py --compare --results bench/RESULTS.md
 
 Without --url it builds the database if it is missing, then starts `datasette serve`
 on a free 127.0.0.1 port with the options `make serve` uses (tests/conftest.py's
@@ -10,7 +11,17 @@ datasette_server, which tests/test_browser.py keeps in step with the Makefile).
 The requests mix the home page, table pages with their facets, full-text search,
 every canned query in metadata.yml, JSON, row pages and the .db download, drawn in a
 fixed random order. It prints requests per second, latency percentiles and the
-error count (anything but HTTP 200, or no answer), and exits 1 if there was an error.
+error count (anything but the expected status, or no answer), and exits 1 if there was
+an error.
+
+Each simulated client has its own address in 127.0.0.0/8 and one keep-alive connection,
+as a visitor's browser has. The client is a few lines of HTTP/1.1 on asyncio streams,
+not httpx, and `--processes` spreads the clients over several processes: one httpx
+process topped out near 680 requests a second, below what nginx serves from its cache.
+
+`--compare` measures `make serve-prod` (nginx, one replica per core) and `make serve`
+(one process) in one run, at 20, 100 and 200 clients, with two mixes, and writes the
+table into the file given by --results (its "load" section) as well as printing it.
 """
 from __future__ import annotations
 
@@ -19,15 +30,18 @@ import asyncio
 import contextlib
 import json
 import random
+import re
+import signal
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-import httpx
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,51 +93,142 @@ def percentile(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1] if len(values) > 1 else values[0]
 
 
-async def run(base_url: str, mix: list[tuple[str, str]], count: int, concurrency: int,
-              seed: int = 1, timeout: float = 30) -> dict:
-    """Send `count` requests drawn from `mix`, `concurrency` at a time; return the figures."""
+class Connection:
+    """One keep-alive HTTP/1.1 connection from a local address of its own."""
+
+    def __init__(self, host: str, port: int, local: str, timeout: float):
+        self.host, self.port, self.local, self.timeout = host, port, local, timeout
+        self.reader = self.writer = None
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile: once more
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(
+                    self.host, self.port, local_addr=(self.local, 0))
+                fresh = True
+            else:
+                fresh = False
+            try:
+                return await asyncio.wait_for(self._get(path), self.timeout)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                self.close()
+                if fresh or attempt == 2:
+                    raise ConnectionError(str(exc) or type(exc).__name__) from exc
+            except BaseException:
+                self.close()
+                raise
+
+    async def _get(self, path: str) -> tuple[int, bytes]:
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                          f"Accept-Encoding: identity\r\n\r\n".encode("latin-1"))
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        if "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                parts.append(await self.reader.readexactly(size))
+                await self.reader.readexactly(2)
+            await self.reader.readuntil(b"\r\n")
+            body = b"".join(parts)
+        else:
+            body = await self.reader.read()
+            self.close()
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, body
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def address(i: int) -> str:
+    """The i-th simulated client's own loopback address (127.0.1.2, 127.0.1.3, ...)."""
+    return f"127.0.{1 + i // 250}.{2 + i % 250}"
+
+
+def plan_of(mix: list[tuple], count: int, seed: int) -> list[tuple]:
+    """Every request of the mix once, then random draws: short runs still cover it all."""
     rng = random.Random(seed)
-    # every request of the mix once, then random draws: short runs still cover it all
     plan = (mix * (count // len(mix) + 1))[: min(count, len(mix))]
     plan += [rng.choice(mix) for _ in range(count - len(plan))]
     rng.shuffle(plan)
+    return plan
+
+
+async def send_plan(base_url: str, plan: list[tuple], clients: range, timeout: float) -> dict:
+    """Send the plan's requests from the given clients at once; latencies and errors by kind.
+    A plan entry is (kind, path) or (kind, path, expected status)."""
+    url = urlsplit(base_url)
     queue = iter(plan)
-    latencies, by_kind, errors = [], {}, []
+    by_kind: dict[str, list[float]] = {}
+    errors = []
 
-    async def worker(client):
-        for kind, path in queue:
-            start = time.perf_counter()
-            try:
-                r = await client.get(path)
-                await r.aread()
-                ok, status = r.status_code == 200, r.status_code
-            except httpx.HTTPError as exc:
-                ok, status = False, type(exc).__name__
-            ms = (time.perf_counter() - start) * 1000
-            latencies.append(ms)
-            by_kind.setdefault(kind, []).append(ms)
-            if not ok:
-                errors.append((status, path))
+    async def client(i: int):
+        conn = Connection(url.hostname, url.port or 80, address(i), timeout)
+        try:
+            for kind, path, *expected in queue:
+                start = time.perf_counter()
+                try:
+                    status, _ = await conn.get(path)
+                except (OSError, asyncio.TimeoutError, ValueError) as exc:
+                    status = type(exc).__name__
+                by_kind.setdefault(kind, []).append((time.perf_counter() - start) * 1000)
+                if status != (expected[0] if expected else 200):
+                    errors.append((status, path))
+        finally:
+            conn.close()
 
-    # Each simulated client has an address of its own in 127.0.0.0/8, as visitors do, so a
-    # proxy's per-client limits (make serve-prod) apply to each, not to the whole run.
-    clients = [httpx.AsyncClient(base_url=base_url, timeout=timeout,
-                                 transport=httpx.AsyncHTTPTransport(local_address=f"127.0.{1 + i // 250}.{2 + i % 250}"))
-               for i in range(concurrency)]
-    try:
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(client) for client in clients))
-        elapsed = time.perf_counter() - start
-    finally:
-        await asyncio.gather(*(client.aclose() for client in clients))
+    start = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in clients))
+    return {"seconds": time.perf_counter() - start, "by_kind": by_kind, "errors": errors}
+
+
+def figures_of(parts: list[dict], concurrency: int) -> dict:
+    by_kind: dict[str, list[float]] = {}
+    for part in parts:
+        for kind, values in part["by_kind"].items():
+            by_kind.setdefault(kind, []).extend(values)
+    latencies = [v for values in by_kind.values() for v in values]
+    elapsed = max(part["seconds"] for part in parts)
     return {
         "requests": len(latencies), "concurrency": concurrency, "seconds": elapsed,
         "rps": len(latencies) / elapsed,
         "p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "p99": percentile(latencies, 99),
-        "errors": errors,
+        "errors": [e for part in parts for e in part["errors"]],
         "kinds": {k: {"requests": len(v), "p50": percentile(v, 50), "p95": percentile(v, 95)}
                   for k, v in sorted(by_kind.items())},
     }
+
+
+async def run(base_url: str, mix: list[tuple], count: int, concurrency: int,
+              seed: int = 1, timeout: float = 30) -> dict:
+    """Send `count` requests drawn from `mix`, `concurrency` at a time; return the figures."""
+    part = await send_plan(base_url, plan_of(mix, count, seed), range(concurrency), timeout)
+    return figures_of([part], concurrency)
+
+
+def _process_part(args) -> dict:
+    base_url, plan, clients, timeout = args
+    return asyncio.run(send_plan(base_url, plan, clients, timeout))
+
+
+def run_processes(base_url: str, plan: list[tuple], concurrency: int, processes: int,
+                  timeout: float = 30) -> dict:
+    """The plan sent by `concurrency` clients dealt out over several processes, which start
+    together and whose figures are pooled; the slowest process's time is the run's."""
+    import multiprocessing
+
+    processes = max(1, min(processes, concurrency))
+    shares = [(base_url, plan[k::processes], range(k, concurrency, processes), timeout) for k in range(processes)]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        parts = pool.map(_process_part, shares, chunksize=1)
+    return figures_of(parts, concurrency)
 
 
 def report(figures: dict) -> str:
@@ -147,6 +252,135 @@ def served(db_path: Path):
         yield url
 
 
+# ------------------------------------------------------------------ serve-prod against make serve
+
+CLIENTS = (20, 100, 200)
+UNCACHED_SHARE = 0.2
+
+
+def under(path: str, route: str) -> str:
+    """A path of the mix under the database's route (the hashed one, for serve-prod)."""
+    return re.sub(r"^/imu(?=[/.?]|$)", f"/{route}", path)
+
+
+def cacheable_plan(mix: list[tuple], route: str, count: int, seed: int) -> list[tuple]:
+    """What visitors who follow the site's links ask for: every path is asked again and
+    again, so a cache can answer all but the first asking."""
+    return [(kind, under(path, route)) for kind, path in plan_of(mix, count, seed)]
+
+
+def mixed_plan(mix: list[tuple], route: str, count: int, seed: int) -> list[tuple]:
+    """The cacheable plan with UNCACHED_SHARE of its requests asked for the first time:
+    a page of the mix with a query string no one asked before (`_v=N`, which Datasette
+    ignores), or arbitrary SQL no one sent before. No cache can answer these."""
+    rng = random.Random(seed)
+    pages = [(kind, path) for kind, path in mix if kind != "download"]
+    plan = []
+    for i, (kind, path) in enumerate(cacheable_plan(mix, route, count, seed)):
+        if rng.random() < UNCACHED_SHARE:
+            if rng.random() < 0.25:
+                kind, path = "uncached sql", f"/{route}.json?" + urlencode(
+                    {"sql": f"select count(*) from events where date_start > '{1990 + i % 30}' and {i} = {i}"})
+            else:
+                kind, path = rng.choice(pages)
+                path = under(path, route) + ("&" if "?" in path else "?") + f"_v={i}"
+                kind = "uncached page"
+        plan.append((kind, path))
+    return plan
+
+
+@contextlib.contextmanager
+def served_prod(db_path: Path):
+    """`make serve-prod` on a free 127.0.0.1 port; yields its URL and the hashed route."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import serve_prod
+    from conftest import _free_port
+
+    with tempfile.TemporaryDirectory() as work:
+        port = _free_port()
+        log = open(Path(work) / "serve-prod.log", "w")
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve_prod.py"), "--port", str(port),
+                                 "--db", str(db_path), "--run-dir", str(Path(work) / "run")],
+                                stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                try:
+                    with urllib.request.urlopen(url + "/.json", timeout=2):
+                        break
+                except OSError:
+                    if proc.poll() is not None:
+                        raise SystemExit((Path(work) / "serve-prod.log").read_text()[-2000:])
+                    time.sleep(0.1)
+            yield url, serve_prod.hashed_route(Path(work) / "run" / "inspect.json")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(20)
+            log.close()
+
+
+def compare(db_path: Path, mix: list[tuple], prod_count: int, single_count: int, processes: int) -> list[dict]:
+    """Both servers, both plans, at each number of clients; a warm-up asks every path once."""
+    rows = []
+    for server, count in (("serve-prod", prod_count), ("make serve", single_count)):
+        with (served_prod(db_path) if server == "serve-prod" else served(db_path)) as url:
+            if server == "serve-prod":
+                url, route = url
+            else:
+                route = "imu"
+            asyncio.run(send_plan(url, [(k, under(p, route)) for k, p in mix], range(4), 60))
+            for name, make_plan in (("cacheable", cacheable_plan), ("mixed", mixed_plan)):
+                for clients in CLIENTS:
+                    plan = make_plan(mix, route, count, seed=clients)
+                    figures = run_processes(url, plan, clients, processes)
+                    print(f"{server}, {name}, {clients} clients: {figures['rps']:.0f} req/s, "
+                          f"p95 {figures['p95']:.0f} ms, {len(figures['errors'])} errors", flush=True)
+                    rows.append({"server": server, "mix": name, **figures})
+    return rows
+
+
+def compare_report(rows: list[dict], command: str, processes: int, loads: tuple[str, str]) -> str:
+    import os
+    import platform
+
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [
+        "### Load: `make serve-prod` against `make serve`",
+        "",
+        f"Run {started} on {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+        f"load average {loads[0]} at the start, {loads[1]} at the end. Command: `{command}`.",
+        "",
+        f"The load generator shares the machine: {processes} processes of asyncio clients, each client "
+        "with its own 127.0.0.0/8 address and one keep-alive connection, sending its next request when "
+        "the last is answered. Before each server's runs every path of the mix is asked once. "
+        "*Cacheable*: the site's pages as its links give them (the home page, `/imu`, table pages with "
+        "facets, full-text search, every canned query, JSON, record pages, the `.db` download), each "
+        "asked again and again. *Mixed*: the same with "
+        f"{UNCACHED_SHARE:.0%} of requests asked for the first time (a page with a query string no one "
+        "sent before, or, for a quarter of those, arbitrary SQL no one sent before), which no cache can "
+        "answer. An error is any status but 200, or no answer within 30 s.",
+        "",
+        "| server | mix | clients | requests | req/s | p50 ms | p95 ms | p99 ms | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(f"| {r['server']} | {r['mix']} | {r['concurrency']} | {r['requests']:,} | {r['rps']:,.0f} "
+                     f"| {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} | {len(r['errors'])} |")
+    at_most = max(CLIENTS)
+    lines += ["", f"p95 ms by kind of request at {at_most} clients:", ""]
+    chosen = [r for r in rows if r["concurrency"] == at_most]
+    kinds = sorted({k for r in chosen for k in r["kinds"]})
+    lines.append("| kind | " + " | ".join(f"{r['server']}, {r['mix']}" for r in chosen) + " |")
+    lines.append("| --- |" + " ---: |" * len(chosen))
+    for kind in kinds:
+        cells = [f"{r['kinds'][kind]['p95']:.0f}" if kind in r["kinds"] else "-" for r in chosen]
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    errors = [e for r in rows for e in r["errors"]]
+    if errors:
+        lines += ["", "First errors: " + "; ".join(f"{s} {p}" for s, p in errors[:5])]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--count", type=int, default=5000, help="requests to send (default 5000)")
@@ -155,6 +389,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--url", help="test a server already running here instead of starting one")
     ap.add_argument("--seed", type=int, default=1, help="seed for the order of requests")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--processes", type=int, default=2, help="load-generating processes (default 2)")
+    ap.add_argument("--compare", action="store_true",
+                    help="serve-prod against make serve at 20, 100 and 200 clients (--count for serve-prod)")
+    ap.add_argument("--single-count", type=int, default=600,
+                    help="with --compare: requests per run against make serve (default 600)")
+    ap.add_argument("--results", type=Path, help="with --compare: write the table into this file's load section")
     args = ap.parse_args(argv)
 
     if not args.db.exists():
@@ -163,8 +403,23 @@ def main(argv: list[str] | None = None) -> int:
         build_db.build(ROOT / "seeds", args.db)
     metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
     mix = request_mix(args.db, metadata)
+    if args.compare:
+        import os
+
+        loads = ["%.2f" % os.getloadavg()[0]]
+        rows = compare(args.db, mix, args.count, args.single_count, args.processes)
+        loads.append("%.2f" % os.getloadavg()[0])
+        command = "python bench/load.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+        text = compare_report(rows, command, args.processes, tuple(loads))
+        print(text)
+        if args.results:
+            from results import replace_section
+
+            replace_section(args.results, "load", text)
+        return 1 if any(r["errors"] for r in rows) else 0
     with (contextlib.nullcontext(args.url) if args.url else served(args.db)) as url:
-        figures = asyncio.run(run(url, mix, args.count, args.concurrency, args.seed))
+        plan = plan_of(mix, args.count, args.seed)
+        figures = run_processes(url, plan, args.concurrency, args.processes)
     print(json.dumps(figures, indent=1) if args.json else report(figures))
     return 1 if figures["errors"] else 0
 

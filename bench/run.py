@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import generate  # noqa: E402
+from results import replace_section  # noqa: E402
 
 PARSE_FLOOR = """
 import sys, yaml
@@ -432,14 +433,10 @@ def main(argv: list[str] | None = None) -> int:
     text = report(builds, serving, serve_size, args.requests, command,
                   (start_load, "%.2f" % os.getloadavg()[0]))
     print(text)
-    args.results.write_text("# Benchmark results\n\nWritten by `bench/run.py`; see the README's "
-                            "Performance section.\n\n" + text)
+    replace_section(args.results, "bench", text)
     if args.readme:
-        readme = ROOT / "README.md"
-        old = readme.read_text()
-        start, end = old.index("<!-- bench:start -->") + len("<!-- bench:start -->"), old.index("<!-- bench:end -->")
-        readme.write_text(f"{old[:start]}\nThe latest run, as `bench/run.py` wrote it to bench/RESULTS.md:\n\n"
-                          f"{text}{old[end:]}")
+        replace_section(ROOT / "README.md", "bench",
+                        "The latest run, as `bench/run.py` wrote it to bench/RESULTS.md:\n\n" + text)
     return 0
 
 
