@@ -38,7 +38,7 @@ deploy-dir: imu.db $(PUBLISH_INSTALLED)
 publish: imu.db $(PUBLISH_INSTALLED)
 	$(PY) scripts/deploy_dir.py $(DIR) --app $(APP) --deploy
 
-imu.db: $(INSTALLED) build_db.py schema.py fold.py seedparse.py quotes.py cache.py files.py dates.py $(SEEDS)
+imu.db: $(INSTALLED) build_db.py schema.py dataset.py VERSION fold.py seedparse.py quotes.py cache.py files.py dates.py $(SEEDS)
 	$(PY) build_db.py --seeds seeds --out imu.db
 
 inspect.json: imu.db
