@@ -6,8 +6,8 @@ The folder holds the database, metadata, plugins, templates, settings and a Dock
 (`datasette publish fly --generate-dir`). The plugins import the project's own modules
 (labels, dates, fold, schema), so a wheel of the project rides in the plugins folder and
 the Dockerfile installs it, which also pins Datasette and its plugins to pyproject.toml's
-versions. The metadata gets the date of the records (the site shows it in every footer;
-a deployed folder has no git history to read it from).
+versions. The version and the records' date travel inside imu.db (its dataset_info table),
+so the deployed site shows them without git history to read.
 """
 from __future__ import annotations
 
@@ -18,19 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-
 from serve_prod import settings  # settings.json as `--setting` options, as make serve passes them
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-
-
-def records_date() -> str:
-    sys.path.insert(0, str(ROOT / "plugins"))
-    from pages import seeds_date  # the site's own reading of the date
-
-    return seeds_date()
 
 
 def main(argv=None) -> int:
@@ -50,14 +41,11 @@ def main(argv=None) -> int:
         subprocess.run([str(BIN / "python"), "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(plugins),
                         str(ROOT)], check=True)
         wheel = next(plugins.glob("imu_dataset-*.whl")).name
-        metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
-        metadata.setdefault("plugins", {}).setdefault("imu", {})["records_date"] = records_date()
-        (tmp / "metadata.yml").write_text(yaml.safe_dump(metadata, allow_unicode=True, sort_keys=False))
         db = tmp / "imu.db"
         shutil.copy(args.db, db)
         where = [] if args.deploy else ["--generate-dir", str(args.dir.resolve())]
         done = subprocess.run([str(BIN / "datasette"), "publish", "fly", str(db), "--app", args.app, *where,
-                               "-m", str(tmp / "metadata.yml"), "--plugins-dir", str(plugins),
+                               "-m", str(ROOT / "metadata.yml"), "--plugins-dir", str(plugins),
                                "--template-dir", str(ROOT / "templates"), "--install", f"plugins/{wheel}",
                                *settings()], cwd=tmp)
     if done.returncode:
