@@ -15,7 +15,7 @@ SETTINGS = $(shell $(PY) -c "import json; print(' '.join(f'--setting {k} {str(v)
 
 # Serving needs only datasette, its plugins and the build's dependencies; the tests add
 # pytest, Hypothesis, Playwright and the rest of the `test` extra on top.
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml VERSION
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .

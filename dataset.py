@@ -53,7 +53,7 @@ def records_date(seeds: Path, files: list[Path]) -> str:
     committed = _git(seeds, "log", "-1", "--format=%cs", "--", *names)
     if committed and _git(seeds, "status", "--porcelain", "--", *names) == "":
         return committed
-    newest = max(p.stat().st_mtime for p in [seeds, *files])
+    newest = max(p.stat().st_mtime for p in files)
     return dt.datetime.fromtimestamp(newest, dt.timezone.utc).date().isoformat()
 
 
