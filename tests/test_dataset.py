@@ -15,7 +15,7 @@ import re
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 
 import jsonschema
 import pytest
