@@ -15,7 +15,7 @@ SETTINGS = $(shell $(PY) -c "import json; print(' '.join(f'--setting {k} {str(v)
 
 # Serving needs only datasette, its plugins and the build's dependencies; the tests add
 # pytest, Hypothesis, Playwright and the rest of the `test` extra on top.
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml VERSION
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .
@@ -38,7 +38,7 @@ deploy-dir: imu.db $(PUBLISH_INSTALLED)
 publish: imu.db $(PUBLISH_INSTALLED)
 	$(PY) scripts/deploy_dir.py $(DIR) --app $(APP) --deploy
 
-imu.db: $(INSTALLED) build_db.py schema.py fold.py seedparse.py quotes.py cache.py files.py dates.py $(SEEDS)
+imu.db: $(INSTALLED) build_db.py schema.py dataset.py VERSION fold.py seedparse.py quotes.py cache.py files.py dates.py $(SEEDS)
 	$(PY) build_db.py --seeds seeds --out imu.db
 
 inspect.json: imu.db

@@ -28,12 +28,13 @@ import time
 import unicodedata
 from calendar import monthrange
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pycountry
 import sqlite_utils
 
+import dataset
 from cache import Cache, code_version, file_key
 from dates import date_phrase
 from files import Terminated, out_problem, seed_files, sweep, temp_path, terminate_on_sigterm, worker_pool
@@ -206,7 +207,8 @@ def _check_record(rec_type: str, item: Mapping, where: str, label: str, result: 
         value = item.get(f.name)
         if value is None:
             if f.required:
-                errors.append(f"{label}:{item.line}: {where}.{f.name}: required field is missing")
+                errors.append(f"{label}:{item.line}: {where}.{f.name}: required field is missing"
+                              + (f": {f.description}" if f.description else ""))
             row[f.col] = None
             continue
         value, problem = check_value(f, value)
@@ -378,7 +380,7 @@ def table_columns(table: str) -> dict[str, type]:
     spec = next(s for s in RECORDS.values() if s.table == table)
     cols = {"id": str}
     cols.update({f.col: f.sql_type for f in spec.fields})
-    cols.update(EXTRA_COLUMNS.get(table, {}))
+    cols.update({f.col: f.sql_type for f in EXTRA_COLUMNS.get(table, ())})
     return cols
 
 
@@ -388,6 +390,15 @@ def foreign_keys(table: str) -> list[tuple[str, str, str]]:
     for parent_type, col in spec.parent_column.items():
         fks.append((col, RECORDS[parent_type].table, "id"))
     return fks
+
+
+def described() -> dict[str, tuple[str, tuple[Field, ...]]]:
+    """Each table's and view's description and the fields that describe its columns, for
+    the codebook (dataset.py); each is written where the table or view is defined."""
+    tables = {t: (spec.description, (*spec.fields, *EXTRA_COLUMNS.get(t, ())))
+              for spec in RECORDS.values() for t in [spec.table]}
+    return ({t: tables[t] for t in TABLE_ORDER} | {"search_index": (SEARCH_DESCRIPTION, SEARCH_FIELDS)}
+            | {name: (view.description, view.fields) for name, view in VIEWS.items()})
 
 
 # Tables in an order where each one's foreign keys point at tables already made.
@@ -405,9 +416,43 @@ NOT_NULL = {
     "dispute_topics": {"question"},
 }
 
+@dataclass(frozen=True)
+class View:
+    """A view: its SQL, and what it and each of its columns mean (the codebook's)."""
+
+    description: str
+    fields: tuple[Field, ...]
+    sql: str
+
+
+def same_as(table: str, column: str, name: str | None = None) -> Field:
+    """A view's column that shows a table's column: described and constrained as that one."""
+    spec = next(s for s in RECORDS.values() if s.table == table)
+    f = next(f for f in (*spec.fields, *EXTRA_COLUMNS.get(table, ())) if f.col == column)
+    return replace(f, name=name or column, column=None, required=False)
+
+
 VIEWS = {
-    # Every claim on a disputed point, one row per side, with its source.
-    "disputes": """
+    "disputes": View(
+        description="View: every claim on a disputed point, one row per side, with its source. Its page "
+                    "/imu/disputes shows the disputes canned query (same name, richer columns); the view "
+                    "itself is in imu.db and in SQL (select * from disputes).",
+        fields=(
+            Field("dispute_id", description="The disputed point (dispute_topics)."),
+            same_as("dispute_topics", "question"),
+            same_as("claims", "position"),
+            same_as("claims", "certainty"),
+            same_as("claims", "quote"),
+            same_as("claims", "statement"),
+            same_as("claims", "source_id"),
+            Field("source_title", description="The title of the document quoted."),
+            Field("source_published", "date", description="Its publication date (earliest possible day)."),
+            same_as("claims", "cited_source_id"),
+            same_as("claims", "subject_type"),
+            same_as("claims", "subject_id"),
+            Field("claim_id", description="The claim."),
+        ),
+        sql="""
 select
   d.id as dispute_id,
   d.question,
@@ -431,6 +476,7 @@ where d.id in (
 )
 order by d.id, c.position, c.source_id, c.id
 """,
+    ),
 }
 
 
@@ -520,9 +566,27 @@ def search_rows(db: sqlite_utils.Database):
                    **named(), owner_link=None)
 
 
+SEARCH_DESCRIPTION = ("Derived at build time for the search canned query: one row per group, person, alias, "
+                      "event, source and claim, with its plain text, a folded text of its names, and its names "
+                      "one a line, as written and folded, for ranking.")
 # What the search reads of every hit comes before the long `text`, which may overflow its page.
-SEARCH_COLUMNS = {"type": str, "item_id": str, "label": str, "link": str, "name": str, "name_folded": str,
-                  "owner_link": str, "text": str, "folded": str}
+SEARCH_FIELDS = (
+    Field("type", choices=("alias", "group", "person", "event", "source", "claim"),
+          description="What the row stands for (group, person, alias, event, source, claim)."),
+    Field("item_id", description="The id of that row in its own table."),
+    Field("label", description="Its name, title or statement."),
+    Field("link", description="Its page on this site."),
+    Field("name", description="Its names, one a line (a group's or person's name and aliases; an event's title; "
+                              "a source's title, publisher and author; empty for a claim): an exact match comes "
+                              "first, a word here weighs more."),
+    Field("name_folded", description="The folded key (fold.py) of each line of name, one a line."),
+    Field("owner_link", description="For an alias, the page of the group or person it names, which it is listed "
+                                    "under; empty otherwise."),
+    Field("text", description="The words searched as written (names, aliases, titles, descriptions, quotes)."),
+    Field("folded", description="Spelling-forgiving keys (fold.py) of its names only, so \"Yuldashev\" finds "
+                                "\"Yo'ldashev\"."),
+)
+SEARCH_COLUMNS = {f.col: f.sql_type for f in SEARCH_FIELDS}
 
 
 def create_search_index(db: sqlite_utils.Database) -> None:
@@ -723,8 +787,8 @@ def finish(db: sqlite_utils.Database, path: Path, docs: Documents | None) -> tup
         for table, indexes in INDEXES.items():
             for columns in indexes:
                 db[table].create_index(columns, if_not_exists=True)
-        for name, sql in VIEWS.items():
-            db.create_view(name, sql.strip())
+        for name, view in VIEWS.items():
+            db.create_view(name, view.sql.strip())
         quoted, offsets = quotes_found.result()
         if quoted:
             return [], quoted
@@ -756,7 +820,10 @@ def find_quotes(path: Path, docs: Documents | None) -> tuple[list, list]:
 
 def analyze(conn: sqlite3.Connection, tables: list[str] | None = None) -> None:
     """ANALYZE (every table, or those named), with sqlite_stat1's rows in one order
-    whatever the database's history."""
+    whatever the database's history. Naming no table does nothing, so that a rebuild that
+    changed nothing leaves the file as it was, byte for byte."""
+    if tables is not None and not tables:
+        return
     for table in tables if tables is not None else [None]:
         conn.execute("analyze" if table is None else f"analyze [{table}]")
     rows = conn.execute("select tbl, idx, stat from sqlite_stat1 order by tbl, idx").fetchall()
@@ -973,6 +1040,9 @@ def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True,
             tmp.unlink(missing_ok=True)
             result = load(labels, keys, tmp, jobs, store, documents)
         counts, parsed = result
+        problems = dataset.write(tmp, seeds, paths, described())
+        if problems:
+            raise BuildError(problems)
         stamp = Cache.stamp(tmp)  # taken before the rename: another build may rename its file after
         os.replace(tmp, out)
     except OSError as exc:

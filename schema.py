@@ -1,7 +1,9 @@
 """The record types of seeds/*.yml, described once.
 
 Each record type lists its fields; the same description drives validation
-(build_db.check_record) and table creation (build_db.table_columns). A field's
+(build_db.check_record), table creation (build_db.table_columns) and the codebook
+(codebook.py: the `codebook` table and the site's column descriptions), so each
+column's meaning is written once, here, beside its field. A field's
 `column` is its name in the database when it differs from the YAML key
 (`group` -> `group_id`). Nested lists (`children`) become rows of their own
 table, linked to the record that holds them.
@@ -72,6 +74,7 @@ class Field:
     max: float | None = None
     column: str | None = None  # column name when it differs from the YAML key
     side: str = ""  # for dates: "start" or "end" (partial dates widen to that side)
+    description: str = ""  # what the column means: the codebook's, the site's and the errors'
 
     @property
     def col(self) -> str:
@@ -88,6 +91,7 @@ class Record:
 
     table: str
     fields: tuple[Field, ...]
+    description: str = ""  # what one row is: the codebook's and the site's
     children: dict[str, str] = field(default_factory=dict)  # YAML key -> record type
     id_from: tuple[str, ...] = ()  # columns joined into the id when the YAML gives none
     parent_column: dict[str, str] = field(default_factory=dict)  # parent type -> FK column
@@ -101,26 +105,46 @@ class Record:
         return None
 
 
-def _dates(required: bool) -> tuple[Field, ...]:
+def _dates(required: bool, start: str, end: str, what: str) -> tuple[Field, ...]:
+    """date_start, date_end, date_precision, date_text; `start`/`end` say what the day is
+    the earliest/latest possible of, `what` whose dates they are."""
     return (
-        Field("date_start", "date", required, side="start"),
-        Field("date_end", "date", required, side="end"),
-        Field("date_precision", required=required, choices=DATE_PRECISIONS),
-        Field("date_text", max_len=300),
+        Field("date_start", "date", required, side="start",
+              description=f"Earliest possible {start}, ISO 8601 (YYYY-MM-DD)"
+                          f"{'' if required else '; empty where unknown'}."),
+        Field("date_end", "date", required, side="end",
+              description=f"Latest possible {end}, ISO 8601 (YYYY-MM-DD)"
+                          f"{'' if required else '; empty where unknown or ongoing'}."),
+        Field("date_precision", required=required, choices=DATE_PRECISIONS,
+              description=f"What was known of {what} (day, days, week, month, season, year, years, decade)."),
+        Field("date_text", max_len=300, description=f"{what.capitalize()} in the source's own words "
+                                                    "(\"last November\", \"in early 1992\")."),
     )
 
 
 CLAIM = Record(
     table="claims",
+    description="One row per quote supporting one fact. The quote stands verbatim in the source "
+                "document (\"...\" marks left-out words); the statement says in neutral words what it "
+                "supports; certainty keeps the source's hedging. subject_type/subject_id name the "
+                "fact, and exactly one of the *_id columns after them links to it.",
     fields=(
-        Field("id", "slug"),
-        Field("source", "ref", True, ref="sources", column="source_id"),
-        Field("cited_source", "ref", ref="sources", column="cited_source_id"),
-        Field("quote", required=True, max_len=700),
-        Field("statement", required=True, max_len=700),
-        Field("certainty", required=True, choices=CERTAINTIES),
-        Field("dispute", "ref", ref="dispute_topics", column="dispute_id"),
-        Field("position", max_len=300),
+        Field("id", "slug", description="Subject id and source id joined by \"--\" (with -2, -3 for "
+                                        "further claims of one source)."),
+        Field("source", "ref", True, ref="sources", column="source_id", description="The document quoted."),
+        Field("cited_source", "ref", ref="sources", column="cited_source_id",
+              description="The work the document attributes the fact to, if it names one."),
+        Field("quote", required=True, max_len=700,
+              description="Verbatim excerpt of the document (\"...\" marks left-out words). "
+                          "The words remain their publisher's."),
+        Field("statement", required=True, max_len=700,
+              description="What the quote supports, in the dataset's own neutral words."),
+        Field("certainty", required=True, choices=CERTAINTIES,
+              description="The source's hedging (stated, reported, apparent, believed, alleged, claimed, "
+                          "estimated, unconfirmed, speculated, disputed)."),
+        Field("dispute", "ref", ref="dispute_topics", column="dispute_id",
+              description="The disputed point this claim takes a side on, if any."),
+        Field("position", max_len=300, description="This claim's side of the dispute, in brief."),
     ),
     parent_column={
         "groups": "group_id", "people": "person_id", "events": "event_id",
@@ -131,79 +155,118 @@ CLAIM = Record(
 
 ALIAS = Record(
     table="aliases",
+    description="One row per spelling of a group's or person's name that a document uses, with the "
+                "document it comes from. Exactly one of group_id and person_id is set.",
     fields=(
-        Field("alias", required=True, max_len=200),
-        Field("kind", required=True, choices=ALIAS_KINDS),
-        Field("source", "ref", ref="sources", column="source_id"),
-        Field("note", max_len=500),
+        Field("alias", required=True, max_len=200,
+              description="The spelling exactly as the document writes it (apostrophes and diacritics kept)."),
+        Field("kind", required=True, choices=ALIAS_KINDS,
+              description="How the spelling relates to the name (transliteration, abbreviation, nickname, "
+                          "former-name...)."),
+        Field("source", "ref", ref="sources", column="source_id", description="The source that uses this spelling."),
+        Field("note", max_len=500, description="Anything about the spelling worth knowing."),
     ),
     id_from=("owner", "alias"),
     parent_column={"groups": "group_id", "people": "person_id"},
 )
 
+ID = "Stable lower-case slug"
+NEUTRAL = "Who they are, in the dataset's own neutral words."
+
 RECORDS: dict[str, Record] = {
     "sources": Record(
         table="sources",
+        description="One row per document quoted (the five with `document` set) or per work those "
+                    "documents cite. Titles, authors, dates and URLs only as the documents give them.",
         fields=(
-            Field("id", "slug", True),
-            Field("title", required=True, max_len=500),
-            Field("author", max_len=300),
-            Field("publisher", max_len=300),
-            Field("published", "date", side="start"),
-            Field("published_precision", choices=DATE_PRECISIONS),
-            Field("published_text", max_len=300),
-            Field("url", max_len=500),
-            Field("kind", required=True, choices=SOURCE_KINDS),
-            Field("language", max_len=50),
-            Field("document", max_len=200),
-            Field("cited_by", "ref", ref="sources", column="cited_by_id"),
-            Field("notes", max_len=2000),
+            Field("id", "slug", True, description=f"{ID} of the source."),
+            Field("title", required=True, max_len=500,
+                  description="Title as the document gives it (transliterated titles kept as written)."),
+            Field("author", max_len=300, description="Author as the document names them; empty where it names none."),
+            Field("publisher", max_len=300, description="Publisher or outlet (STRATFOR, RFE/RL, Umma News...)."),
+            Field("published", "date", side="start",
+                  description="Earliest possible publication day, ISO 8601 (YYYY-MM-DD)."),
+            Field("published_precision", choices=DATE_PRECISIONS,
+                  description="What was known of the publication date (day, month, year...)."),
+            Field("published_text", max_len=300, description="The publication date in the document's own words."),
+            Field("url", max_len=500, description="URL as the document gives it; empty where it gives none."),
+            Field("kind", required=True, choices=SOURCE_KINDS,
+                  description="Kind of work (blog-post, news-article, analysis, government-statement...)."),
+            Field("language", max_len=50, description="Language of the work, as far as the document shows it."),
+            Field("document", max_len=200,
+                  description="File name of the source document in the curators' corpus; set only for the "
+                              "five documents quoted directly."),
+            Field("cited_by", "ref", ref="sources", column="cited_by_id",
+                  description="The document that cites this work (a source id)."),
+            Field("notes", max_len=2000,
+                  description="How the source's date, author or title was settled, and anything odd about it."),
         ),
     ),
     "dispute_topics": Record(
         table="dispute_topics",
+        description="One row per point on which the documents disagree. Each side is a claim with this "
+                    "dispute_id and its own position; the disputes canned query lists them side by side.",
         fields=(
-            Field("id", "slug", True),
-            Field("question", required=True, max_len=300),
-            Field("description", max_len=2000),
+            Field("id", "slug", True, description="Stable slug of the disputed point."),
+            Field("question", required=True, max_len=300, description="The disputed point, as a question."),
+            Field("description", max_len=2000, description="Who says what, in brief."),
         ),
     ),
     "groups": Record(
         table="groups",
+        description="One row per group, movement, state body, armed force or media outlet the documents name.",
         fields=(
-            Field("id", "slug", True),
-            Field("name", required=True, max_len=200),
-            Field("kind", required=True, choices=GROUP_KINDS),
-            Field("description", required=True, max_len=3000),
+            Field("id", "slug", True, description=f"{ID} (imu, taliban...)."),
+            Field("name", required=True, max_len=200, description="Common English name."),
+            Field("kind", required=True, choices=GROUP_KINDS,
+                  description="Kind of body (militant-group, faction, government, security-force, media...)."),
+            Field("description", required=True, max_len=3000, description=NEUTRAL),
         ),
         children={"aliases": "aliases", "claims": "claims"},
     ),
     "people": Record(
         table="people",
+        description="One row per person the documents name (a few unnamed office-holders are named as such).",
         fields=(
-            Field("id", "slug", True),
-            Field("name", required=True, max_len=200),
-            Field("description", required=True, max_len=3000),
+            Field("id", "slug", True, description=f"{ID} (tohir-yoldashev...)."),
+            Field("name", required=True, max_len=200,
+                  description="Name in one common spelling; every spelling the documents use is in aliases."),
+            Field("description", required=True, max_len=3000, description=NEUTRAL),
         ),
         children={"aliases": "aliases", "claims": "claims"},
     ),
     "events": Record(
         table="events",
+        description="One row per event (attack, battle, designation, death...) with its date range, place "
+                    "and fatalities. Who took part is in event_groups and event_people; the quotes that "
+                    "support it are in claims. Events with coordinates show on the map.",
         fields=(
-            Field("id", "slug", True),
-            Field("title", required=True, max_len=300),
-            Field("event_type", required=True, choices=EVENT_TYPES),
-            *_dates(True),
-            Field("place", max_len=300),
-            Field("country", "country"),
-            Field("latitude", "real", min=-90, max=90),
-            Field("longitude", "real", min=-180, max=180),
-            Field("geo_precision", choices=GEO_PRECISIONS),
-            Field("fatalities_low", "integer", min=0, max=10_000_000),
-            Field("fatalities_high", "integer", min=0, max=10_000_000),
-            Field("fatalities_best", "integer", min=0, max=10_000_000),  # a source's "about"/"roughly"
-            Field("fatalities_text", max_len=300),
-            Field("description", required=True, max_len=3000),
+            Field("id", "slug", True, description="Stable slug, usually year and place (1999-tashkent-bombings)."),
+            Field("title", required=True, max_len=300, description="Short neutral title."),
+            Field("event_type", required=True, choices=EVENT_TYPES,
+                  description="Kind of event (attack, bombing, battle, designation, death, pledge...)."),
+            *_dates(True, "day", "day", "the date"),
+            Field("place", max_len=300, description="The place as the source names it."),
+            Field("country", "country", description="ISO 3166-1 alpha-2 code of the country where it happened."),
+            Field("latitude", "real", min=-90, max=90,
+                  description="WGS84 latitude of the place, in decimal degrees; empty where the source names "
+                              "no place."),
+            Field("longitude", "real", min=-180, max=180,
+                  description="WGS84 longitude of the place, in decimal degrees."),
+            Field("geo_precision", choices=GEO_PRECISIONS,
+                  description="What the coordinates stand for (exact, near, district, province, region, country)."),
+            Field("fatalities_low", "integer", min=0, max=10_000_000,
+                  description="Fewest people killed any source states (people); empty where no source gives "
+                              "a figure."),
+            Field("fatalities_high", "integer", min=0, max=10_000_000,
+                  description="Most people killed any source states (people); empty where no source gives an "
+                              "upper figure."),
+            Field("fatalities_best", "integer", min=0, max=10_000_000,
+                  description="A source's own central figure (\"about 100\", \"roughly 80\"), in people; empty "
+                              "where none is given."),
+            Field("fatalities_text", max_len=300, description="The fatality figures in the source's words."),
+            Field("description", required=True, max_len=3000,
+                  description="What happened, in the dataset's own neutral words."),
         ),
         children={"groups": "event_groups", "people": "event_people", "claims": "claims"},
         needs_claim=True,
@@ -211,10 +274,14 @@ RECORDS: dict[str, Record] = {
     ),
     "event_groups": Record(
         table="event_groups",
+        description="One row per group taking part in an event, and in what role; supported by claims "
+                    "(event_group_id).",
         fields=(
-            Field("group", "ref", True, ref="groups", column="group_id"),
-            Field("role", required=True, choices=EVENT_ROLES),
-            Field("note", max_len=500),
+            Field("group", "ref", True, ref="groups", column="group_id", description="The group."),
+            Field("role", required=True, choices=EVENT_ROLES,
+                  description="Its role (perpetrator, claimed-responsibility, suspected, blamed, target, "
+                              "participant...)."),
+            Field("note", max_len=500, description="Anything about the role worth knowing."),
         ),
         children={"claims": "claims"},
         id_from=("event_id", "group_id", "role"),
@@ -223,10 +290,13 @@ RECORDS: dict[str, Record] = {
     ),
     "event_people": Record(
         table="event_people",
+        description="One row per person taking part in an event, and in what role; supported by claims "
+                    "(event_person_id).",
         fields=(
-            Field("person", "ref", True, ref="people", column="person_id"),
-            Field("role", required=True, choices=EVENT_ROLES),
-            Field("note", max_len=500),
+            Field("person", "ref", True, ref="people", column="person_id", description="The person."),
+            Field("role", required=True, choices=EVENT_ROLES,
+                  description="Their role (killed, leader, commander, participant, announcer...)."),
+            Field("note", max_len=500, description="Anything about the role worth knowing."),
         ),
         children={"claims": "claims"},
         id_from=("event_id", "person_id", "role"),
@@ -235,12 +305,15 @@ RECORDS: dict[str, Record] = {
     ),
     "memberships": Record(
         table="memberships",
+        description="One row per role a person held in a group, with dates where known; supported by "
+                    "claims (membership_id).",
         fields=(
-            Field("id", "slug"),
-            Field("person", "ref", True, ref="people", column="person_id"),
-            Field("group", "ref", True, ref="groups", column="group_id"),
-            Field("role", required=True, choices=MEMBERSHIP_ROLES),
-            *_dates(False),
+            Field("id", "slug", description="Person id, group id and role joined by \"--\"."),
+            Field("person", "ref", True, ref="people", column="person_id", description="The person."),
+            Field("group", "ref", True, ref="groups", column="group_id", description="The group."),
+            Field("role", required=True, choices=MEMBERSHIP_ROLES,
+                  description="The role (founder, leader, military-commander, spokesman, member...)."),
+            *_dates(False, "first day in the role", "last day in the role", "the dates"),
         ),
         children={"claims": "claims"},
         id_from=("person_id", "group_id", "role"),
@@ -249,12 +322,19 @@ RECORDS: dict[str, Record] = {
     ),
     "group_relations": Record(
         table="group_relations",
+        description="One row per way one group stood to another (group_id relation related_group_id, read "
+                    "left to right: \"imu pledged-allegiance-to islamic-state\"); supported by claims "
+                    "(relation_id).",
         fields=(
-            Field("id", "slug"),
-            Field("group", "ref", True, ref="groups", column="group_id"),
-            Field("relation", required=True, choices=RELATIONS),
-            Field("related_group", "ref", True, ref="groups", column="related_group_id"),
-            *_dates(False),
+            Field("id", "slug", description="Group id, relation and related group id joined by \"--\"."),
+            Field("group", "ref", True, ref="groups", column="group_id",
+                  description="The group the relation is read from."),
+            Field("relation", required=True, choices=RELATIONS,
+                  description="The relation (ally, affiliate, splinter-of, pledged-allegiance-to, hosted-by, "
+                              "fought-against, renamed-to...)."),
+            Field("related_group", "ref", True, ref="groups", column="related_group_id",
+                  description="The group the relation is read to."),
+            *_dates(False, "start", "end", "the dates"),
         ),
         children={"claims": "claims"},
         id_from=("group_id", "relation", "related_group_id"),
@@ -268,19 +348,47 @@ RECORDS: dict[str, Record] = {
 # Record types a seed file may hold at its top level; the rest only nest.
 TOP_LEVEL = ("sources", "dispute_topics", "groups", "people", "events", "memberships", "group_relations")
 
-# Columns each table has beyond its fields: generated ids and links to the parent.
-EXTRA_COLUMNS: dict[str, dict[str, type]] = {
-    "events": {"popup": str},  # JSON for the map marker's popup, made by build_db.popup
-    "aliases": {"id": str, "group_id": str, "person_id": str, "alias_folded": str},
-    "event_groups": {"id": str, "event_id": str},
-    "event_people": {"id": str, "event_id": str},
-    "memberships": {"id": str},
-    "group_relations": {"id": str},
-    "claims": {
-        "subject_type": str, "subject_id": str, "group_id": str, "person_id": str,
-        "event_id": str, "membership_id": str, "relation_id": str,
-        "event_group_id": str, "event_person_id": str, "quote_offset": int,
-    },
+# Columns each table has beyond its fields: generated ids, links to the parent, derived columns.
+EXTRA_COLUMNS: dict[str, tuple[Field, ...]] = {
+    "events": (
+        Field("popup", description="JSON for the map marker's popup (title, date, place, fatalities, link), "
+                                   "derived at build time from the other columns (build_db.popup)."),
+    ),
+    "aliases": (
+        Field("id", "slug", description="Owner's id and the slugged alias, joined by \"--\"."),
+        Field("group_id", "ref", ref="groups", description="The group this is a name of (or empty)."),
+        Field("person_id", "ref", ref="people", description="The person this is a name of (or empty)."),
+        Field("alias_folded", description="Spelling-forgiving key of the alias (fold.py; the fold() SQL "
+                                          "function gives the same), so Yo'ldashev and Yuldashev both give yldshv."),
+    ),
+    "event_groups": (
+        Field("id", "slug", description="Event id, group id and role joined by \"--\"."),
+        Field("event_id", "ref", ref="events", description="The event."),
+    ),
+    "event_people": (
+        Field("id", "slug", description="Event id, person id and role joined by \"--\"."),
+        Field("event_id", "ref", ref="events", description="The event."),
+    ),
+    "memberships": (),
+    "group_relations": (),
+    "claims": (
+        Field("subject_type", choices=tuple(CLAIM.parent_column),
+              description="The table of the fact supported (events, groups, people, memberships, "
+                          "group_relations, event_groups, event_people)."),
+        Field("subject_id", "slug", description="The id of the fact supported."),
+        Field("group_id", "ref", ref="groups", description="The group, when the claim is about a group."),
+        Field("person_id", "ref", ref="people", description="The person, when the claim is about a person."),
+        Field("event_id", "ref", ref="events", description="The event, when the claim is about an event."),
+        Field("membership_id", "ref", ref="memberships", description="The membership, when the claim is about one."),
+        Field("relation_id", "ref", ref="group_relations", description="The group relation, when the claim is about one."),
+        Field("event_group_id", "ref", ref="event_groups", description="The group's part in an event, when the claim is about that."),
+        Field("event_person_id", "ref", ref="event_people", description="The person's part in an event, when the claim is about that."),
+        Field("quote_offset", "integer",
+              description="Where the quote starts in its document, in characters of the document's text with "
+                          "whitespace, quote marks and dashes normalised (as shared/tools/check_quotes.py "
+                          "compares them); orders claims as the document tells them. Empty when the build "
+                          "could not read the document."),
+    ),
 }
 
 # Full-text search: the text columns of each table, indexed last.

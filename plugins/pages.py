@@ -2,20 +2,24 @@
 
 - `/`: the home page (templates/home.html): what the dataset is, a search box, the ways
   in, the tables in reading order with their counts, the licence and how to cite.
-- `/about`: the codebook rendered from metadata.yml (every table and column), how to read
-  a row, the sources with their publishers, how to cite (templates/about.html).
+- `/about`: the codebook (every table and column), how to read a row, the sources with
+  their publishers, how to cite (templates/about.html).
+- What the database says about itself, read once at start-up: its dataset_info (title,
+  version, records' date, licence, citation) and its codebook (dataset.py writes both).
+  `get_metadata` gives Datasette the title, the licence and every table's and column's
+  description from there, so the site describes the very file it serves and metadata.yml
+  keeps only what is Datasette's own.
 - `imu_site` on every page, error pages too, for the footer (templates/_footer.html):
-  licence, citation, the dataset's date; `/-/static-plugins/imu/site.css`, the stylesheet.
+  licence, citation, the dataset's version and date; `/-/static-plugins/imu/site.css`,
+  the stylesheet.
 - Table pages: `imu_shown` leaves the machinery columns (labels.MACHINERY) out of the
   HTML table. Every cell the site renders specially goes through the one `render_cell`.
 - The JSON API gets `popup` as a JSON object (`asgi_wrapper`).
 """
 from __future__ import annotations
 
-import datetime
-import functools
 import re
-import subprocess
+import weakref
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -27,13 +31,13 @@ import labels
 from dates import row_phrase
 from schema import CLAIM, RECORDS
 
-ROOT = Path(__file__).resolve().parent.parent
 STYLESHEET = Path(__file__).resolve().parent / "site.css"  # beside the plugins, so a deploy carries it
 DB = "imu"
 SITE = f"/{DB}/"
 # The order a reader meets the tables in: who and what first, the evidence, then the links.
 TABLE_ORDER = ["people", "groups", "events", "claims", "sources", "dispute_topics",
-               "memberships", "group_relations", "event_groups", "event_people", "aliases"]
+               "memberships", "group_relations", "event_groups", "event_people", "aliases",
+               "codebook", "dataset_info"]
 # Columns that link a row to one of several tables; a table page shows the one that is set.
 POLYMORPHIC = {table: set(RECORDS[table].parent_column.values())
                for table in ("claims", "aliases")}
@@ -43,39 +47,64 @@ NEVER_SHOWN = (labels.MACHINERY | labels.DATE_PARTS) - set().union(*POLYMORPHIC.
 CUT = 160  # characters of long text a table cell shows; the record page shows it whole
 
 
-@functools.lru_cache(maxsize=1)
-def seeds_date() -> str:
-    """The day the records last changed: the last commit touching seeds/, else the newest
-    seed file. (A dataset version replaces this with the releases issue.)"""
-    try:
-        out = subprocess.run(["git", "log", "-1", "--format=%cs", "--", "seeds"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=5).stdout.strip()
-        if out:
-            return out
-    except (OSError, subprocess.SubprocessError):
-        pass
-    files = list((ROOT / "seeds").glob("*.yml"))
-    if not files:
-        return "unknown"
-    newest = max(f.stat().st_mtime for f in files)
-    return datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).date().isoformat()
+# What each server's database says about itself: {"info": dataset_info, "tables": the codebook}.
+ABOUT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def site(datasette) -> dict:
+async def read_about(datasette) -> dict:
+    """dataset_info as {key: value} and the codebook as {table: {description, columns}};
+    empty for a database without them."""
+    info, tables = {}, {}
+    if DB in datasette.databases:
+        db = datasette.get_database(DB)
+        names = set(await db.table_names())
+        if "dataset_info" in names:
+            info = {r["key"]: r["value"] for r in await db.execute("select key, value from dataset_info")}
+        if "codebook" in names:
+            for r in await db.execute("select table_name, column_name, description from codebook "
+                                      "order by table_name, position"):
+                described = tables.setdefault(r["table_name"], {"description": "", "columns": {}})
+                if r["column_name"] is None:
+                    described["description"] = r["description"]
+                else:
+                    described["columns"][r["column_name"]] = r["description"]
+    return {"info": info, "tables": tables}
+
+
+@hookimpl
+def get_metadata(datasette, key, database, table):
+    """The title, the licence and every table's and column's description, from the database
+    served. Datasette asks many times a page and merges each answer into its own
+    dictionaries (metadata.yml's win), so each answer is made of new ones."""
+    about = ABOUT.get(datasette)
+    if not about:
+        return {}
+    meta = {k: about["info"][k] for k in ("title", "license", "license_url") if k in about["info"]}
+    meta["databases"] = {DB: {"tables": {
+        t: {"description": d["description"], "columns": dict(d["columns"])} for t, d in about["tables"].items()}}}
+    return meta
+
+
+def site(datasette, info: dict) -> dict:
     meta = datasette.metadata() or {}
     config = datasette.plugin_config("imu") or {}
     return {
-        "title": meta.get("title"), "license": meta.get("license"),
-        "license_url": meta.get("license_url"), "source": meta.get("source"),
-        "source_url": meta.get("source_url"), "citation": config.get("citation", ""),
-        "summary": config.get("summary", ""), "date": config.get("records_date") or seeds_date(),
+        "title": info.get("title"), "license": info.get("license"), "license_url": info.get("license_url"),
+        "source": meta.get("source"), "source_url": meta.get("source_url"),
+        "citation": info.get("citation", ""), "summary": config.get("summary", ""),
+        "version": info.get("version"), "date": info.get("records_date"),
     }
 
 
 @hookimpl
 def prepare_jinja2_environment(env, datasette):
-    """Globals, not template variables: Datasette renders its error pages without hooks."""
-    env.globals.update(imu_site=site(datasette), imu_shown=shown, imu_label_column=labels.label_column)
+    """Globals, not template variables: Datasette renders its error pages without hooks.
+    Read before any page is served (Datasette awaits this before its startup hooks)."""
+    async def inner():
+        ABOUT[datasette] = about = await read_about(datasette)
+        env.globals.update(imu_site=site(datasette, about["info"]), imu_shown=shown,
+                           imu_label_column=labels.label_column)
+    return inner
 
 
 @hookimpl

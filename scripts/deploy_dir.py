@@ -6,8 +6,9 @@ The folder holds the database, metadata, plugins, templates, settings and a Dock
 (`datasette publish fly --generate-dir`). The plugins import the project's own modules
 (labels, dates, fold, schema), so a wheel of the project rides in the plugins folder and
 the Dockerfile installs it, which also pins Datasette and its plugins to pyproject.toml's
-versions. The metadata gets the date of the records (the site shows it in every footer;
-a deployed folder has no git history to read it from), and turns on content-hashed URLs.
+versions. The version and the records' date travel inside imu.db (its dataset_info table),
+so the deployed site shows them without git history to read. The metadata turns on
+content-hashed URLs (plugins/hashed.py), since a published site sits behind a CDN.
 """
 from __future__ import annotations
 
@@ -24,13 +25,6 @@ from serve_prod import settings  # settings.json as `--setting` options, as make
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-
-
-def records_date() -> str:
-    sys.path.insert(0, str(ROOT / "plugins"))
-    from pages import seeds_date  # the site's own reading of the date
-
-    return seeds_date()
 
 
 def main(argv=None) -> int:
@@ -51,9 +45,7 @@ def main(argv=None) -> int:
                         str(ROOT)], check=True)
         wheel = next(plugins.glob("imu_dataset-*.whl")).name
         metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
-        imu = metadata.setdefault("plugins", {}).setdefault("imu", {})
-        imu["records_date"] = records_date()
-        imu["hashed_urls"] = True  # a published site sits behind a CDN (plugins/hashed.py)
+        metadata.setdefault("plugins", {}).setdefault("imu", {})["hashed_urls"] = True
         (tmp / "metadata.yml").write_text(yaml.safe_dump(metadata, allow_unicode=True, sort_keys=False))
         db = tmp / "imu.db"
         shutil.copy(args.db, db)

@@ -25,7 +25,34 @@ def db_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def metadata() -> dict:
+    """metadata.yml: only what is Datasette's own (what things mean is in the codebook)."""
     return yaml.safe_load((ROOT / "metadata.yml").read_text())
+
+
+@pytest.fixture(scope="session")
+def codebook(db_path) -> dict:
+    """The built database's codebook: {table: {"description": ..., "columns": {column: description}}}."""
+    import sqlite3
+
+    out = {}
+    with contextlib.closing(sqlite3.connect(db_path)) as con:
+        for table, column, description in con.execute(
+                "select table_name, column_name, description from codebook order by table_name, position"):
+            entry = out.setdefault(table, {"description": "", "columns": {}})
+            if column is None:
+                entry["description"] = description
+            else:
+                entry["columns"][column] = description
+    return out
+
+
+@pytest.fixture(scope="session")
+def dataset_info(db_path) -> dict:
+    """The built database's dataset_info, as {key: value}."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(db_path)) as con:
+        return dict(con.execute("select key, value from dataset_info"))
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import urllib.request
 
 import pytest
 
+import dataset
 from conftest import ROOT, _free_port, datasette_server
 
 PAGES = ["/", "/about", "/imu/groups/imu", "/imu/timeline?group=imu", "/imu/events_map",
@@ -81,7 +83,10 @@ def test_the_deploy_folder_carries_what_the_site_needs(deployed):
         assert (folder / path).exists(), path
     wheel = next((folder / "plugins").glob("imu_dataset-*.whl"))
     assert wheel.name in (folder / "Dockerfile").read_text()
-    assert "records_date" in (folder / "metadata.json").read_text()
+    # the version and the records' date ride in the database: a deployed folder has no git to read
+    with sqlite3.connect(folder / "imu.db") as con:
+        info = dict(con.execute("select key, value from dataset_info"))
+    assert info["version"] == dataset.version() and info["records_date"]
 
 
 def test_the_deployed_site_has_content_hashed_urls(deployed, db_path):

@@ -1,6 +1,7 @@
 """The site as a reference work: home, about, a page for every record, table and query pages.
 
-Expectations come from the built database and metadata.yml (labels through labels.py's
+Expectations come from the built database (its codebook and dataset_info too) and
+metadata.yml (labels through labels.py's
 SQL, which the pages use too), never typed in; the pages are read as HTML through Datasette.
 """
 from __future__ import annotations
@@ -73,7 +74,7 @@ def test_copied_templates_match_the_pinned_datasette():
 
 # ---------------------------------------------------------------- home and about
 
-def test_home_page_says_what_it_is_and_gives_the_ways_in(ds, con, metadata):
+def test_home_page_says_what_it_is_and_gives_the_ways_in(ds, con, metadata, dataset_info):
     home = page(ds, "/")
     config = metadata["plugins"]["imu"]
     summary = " ".join(config["summary"].split())
@@ -90,8 +91,8 @@ def test_home_page_says_what_it_is_and_gives_the_ways_in(ds, con, metadata):
     for table in listed:
         count = con.execute(f"select count(*) from [{table}]").fetchone()[0]
         assert f'/imu/{table}">' in home and f"{count:,}" in home
-    assert metadata["license_url"] in home and " ".join(config["citation"].split()) in text_of(home)
-    assert re.search(r"records as of \d{4}-\d{2}-\d{2}", text_of(home))
+    assert dataset_info["license_url"] in home and " ".join(dataset_info["citation"].split()) in text_of(home)
+    assert f"Version {dataset_info['version']}, records as of {dataset_info['records_date']}." in text_of(home)
 
 
 def test_home_search_box_finds_any_spelling(ds):
@@ -99,9 +100,9 @@ def test_home_search_box_finds_any_spelling(ds):
     assert any(r["link"] == "/imu/people/tohir-yoldashev" for r in data[:3])
 
 
-def test_about_page_is_the_codebook(ds, con, metadata):
+def test_about_page_is_the_codebook(ds, con, codebook):
     about = page(ds, "/about")
-    tables = imu_meta(metadata)["tables"]
+    tables = codebook
     shown = set(user_tables(con)) - {"search_index"}
     views = {r[0] for r in con.execute("select name from sqlite_master where type = 'view'")}
     for table in shown | views:
@@ -123,11 +124,12 @@ def test_about_page_is_the_codebook(ds, con, metadata):
 
 @pytest.mark.parametrize("path", ["/", "/about", "/imu", "/imu/events", "/imu/groups/imu",
                                   "/imu/timeline?group=imu", "/imu/events_map", "/imu/nothing-here"])
-def test_every_page_has_the_footer_and_about_leads_to_about(ds, path, metadata):
+def test_every_page_has_the_footer_and_about_leads_to_about(ds, path, metadata, dataset_info):
     r = get(ds, path)
     assert r.status_code in (200, 404)
     footer = re.search(r'<footer class="ft">(.*?)</footer>', r.text, re.S).group(1)
-    assert metadata["license_url"] in footer and 'href="/about"' in footer
+    assert dataset_info["license_url"] in footer and 'href="/about"' in footer
+    assert f"version {dataset_info['version']}, records as of {dataset_info['records_date']}" in text_of(footer)
     assert 'href="/about#cite"' in footer and metadata["source_url"].replace("&", "&amp;") in footer
     about_links = re.findall(r'<a href="([^"]+)">\s*About', r.text)
     assert about_links and set(about_links) == {"/about"}

@@ -69,23 +69,25 @@ def imu_meta(metadata) -> dict:
 
 # ---------------------------------------------------------------- codebook
 
-def test_site_metadata(metadata):
-    for key in ("title", "description_html", "license", "license_url", "source", "source_url",
-                "about", "about_url"):
+def test_site_metadata(ds, metadata, dataset_info):
+    for key in ("description_html", "source", "source_url", "about", "about_url"):
         assert metadata.get(key), f"metadata lacks {key}"
-    assert "CC BY 4.0" in metadata["license"] and "quotes" in metadata["license"]
+    # The title and licence are the database's own (dataset_info), given to Datasette by a plugin.
+    for key in ("title", "license", "license_url"):
+        assert key not in metadata, f"{key} is said twice: metadata.yml and dataset_info"
+        assert get(ds, "/-/metadata.json").json()[key] == dataset_info[key]
+    assert "CC BY 4.0" in dataset_info["license"] and "quotes" in dataset_info["license"]
     # The home and about pages say how to cite (tests/test_pages.py checks they show it).
-    assert "imu.db" in metadata["plugins"]["imu"]["citation"]
+    assert "imu.db" in dataset_info["citation"]
 
 
-def test_every_table_view_and_column_is_described(con, metadata):
-    tables = imu_meta(metadata)["tables"]
+def test_every_table_view_and_column_is_described(con, codebook):
     views = scalar_set(con, "select name from sqlite_master where type = 'view'")
     assert views, "the database should have the disputes view"
     missing = []
     for name in user_tables(con) + sorted(views):
-        meta = tables.get(name, {})
-        if not (meta.get("description") or meta.get("description_html")):
+        meta = codebook.get(name, {})
+        if not meta.get("description"):
             missing.append(name)
         described = meta.get("columns", {})
         missing += [f"{name}.{c}" for c in columns(con, name) if not described.get(c)]
@@ -97,7 +99,8 @@ def test_codebook_names_only_real_columns(con, metadata):
     for name, meta in imu_meta(metadata)["tables"].items():
         have = set(columns(con, name))
         assert have, f"metadata describes {name}, which is not in the database"
-        named = set(meta.get("columns", {})) | set(meta.get("sortable_columns", []))
+        assert "columns" not in meta and "description" not in meta, f"{name}: describe it in the codebook"
+        named = set(meta.get("sortable_columns", []))
         named |= set(meta.get("facets", [])) | set(meta.get("units", {}))
         named |= {meta[k] for k in ("label_column", "sort") if k in meta}
         assert named <= have, f"{name}: {named - have} are not columns"
@@ -150,9 +153,9 @@ def test_table_search_never_errors(ds, q):
     assert get(ds, "/imu/events.json", _search=q).status_code == 200
 
 
-def test_event_coordinates_give_their_unit(ds, con, metadata):
+def test_event_coordinates_give_their_unit(ds, con, codebook):
     """The unit is in the codebook, not Datasette's `units` (which costs ~25 ms a page at 100,000 events)."""
-    columns_meta = imu_meta(metadata)["tables"]["events"]["columns"]
+    columns_meta = codebook["events"]["columns"]
     assert "degrees" in columns_meta["latitude"] and "degrees" in columns_meta["longitude"]
     event_id, lat = con.execute("select id, latitude from events where latitude is not null "
                                 "order by id limit 1").fetchone()

@@ -216,9 +216,11 @@ CASES = [
                "seeds/events.yml:{at}: events[1].titel: unknown field (allowed: "
                + ", ".join(sorted({f.name for f in schema.RECORDS["events"].fields}
                                   | set(schema.RECORDS["events"].children))) + ")",
-               "seeds/events.yml:{item}: events[1].title: required field is missing"),
+               "seeds/events.yml:{item}: events[1].title: required field is missing: "
+               + schema.RECORDS["events"].field("title").description),
     event_case("missing-required-field", "    event_type: attack\n", "",
-               "seeds/events.yml:{item}: events[1].event_type: required field is missing"),
+               "seeds/events.yml:{item}: events[1].event_type: required field is missing: "
+               + schema.RECORDS["events"].field("event_type").description),
     event_case("duplicate-mapping-key", "title: An attack\n", "title: An attack\n    title: A bombing\n",
                "seeds/events.yml:{at}: events[1].title: duplicate key (each key may appear once per "
                "mapping; PyYAML would keep only the last)", marker="title: A bombing"),
