@@ -236,9 +236,16 @@ async def home(datasette, request):
               for t in TABLE_ORDER]
     queries = [{"name": n, "title": q.get("title") or n}
                for n, q in (datasette.metadata("queries", database=DB) or {}).items()]
-    return Response.html(await datasette.render_template(
+    return cached(datasette, Response.html(await datasette.render_template(
         "home.html", {"tables": tables, "queries": queries, "database_description": meta.get("description")},
-        request=request, view_name="imu-home"))
+        request=request, view_name="imu-home")))
+
+
+def cached(datasette, response: Response) -> Response:
+    """The home and about pages depend only on the database, as Datasette's own pages do:
+    they may be kept as long (default_cache_ttl), by a proxy too."""
+    response.headers["Cache-Control"] = f"max-age={datasette.setting('default_cache_ttl')}"
+    return response
 
 
 async def about(datasette, request):
@@ -255,10 +262,10 @@ async def about(datasette, request):
         "published_text, url, kind, document from sources s where document is not null "
         "order by published is null, published, id")]
     cited = (await db.execute("select count(*) from sources where document is null")).first()[0]
-    return Response.html(await datasette.render_template(
+    return cached(datasette, Response.html(await datasette.render_template(
         "about.html", {"tables": tables, "documents": documents, "cited_count": cited,
                        "certainties": CLAIM.field("certainty").choices},
-        request=request, view_name="imu-about"))
+        request=request, view_name="imu-about")))
 
 
 async def stylesheet(request):

@@ -57,7 +57,10 @@ def hashed_route(inspect: Path) -> str:
 
 def nginx_conf(run: Path, host: str, port: int, db: Path, ports: list[int], route: str) -> Path:
     text = (ROOT / "prod" / "nginx.conf").read_text()
-    upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in ports)
+    # max_fails=0: a replica is never taken out of turn. A dead one refuses at once and the
+    # request goes to the next; a busy one's 503 (plugins/lanes.py) marked it down for 2 s,
+    # and with both down nginx answered 502 to everyone (bench/load.py --compare, 200 clients).
+    upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=0;" for p in ports)
     for mark, value in {"@RUN@": str(run), "@HOST@": host, "@PORT@": str(port), "@DB@": str(db),
                         "@UPSTREAMS@": upstreams, "@ROUTE@": route,
                         "@USER@": "user root;" if os.geteuid() == 0 else ""}.items():

@@ -20,6 +20,13 @@ def test_home_page(ds):
     assert "Islamic Movement of Uzbekistan" in r.text
 
 
+@pytest.mark.parametrize("path", ["/", "/about"])
+def test_home_and_about_may_be_cached_as_datasettes_pages_are(ds, settings, path):
+    """A proxy keeps them (make serve-prod): under load they went to a replica every time."""
+    assert get(ds, path).headers["cache-control"] == f"max-age={settings['default_cache_ttl']}"
+    assert get(ds, "/imu/groups").headers["cache-control"] == f"max-age={settings['default_cache_ttl']}"
+
+
 def test_cluster_map_plugin_loaded(ds):
     assert "/-/static-plugins/datasette-cluster-map/" in get(ds, "/imu/events").text
 
