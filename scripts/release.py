@@ -184,9 +184,9 @@ def validate(folder: Path) -> list[str]:
     import frictionless
 
     report = frictionless.validate(str(folder / "datapackage.json"))
-    return [] if report.valid else [f"{task.name}: {e.type}: {e.message}"
-                                    for task in report.tasks for e in task.errors] + \
-                                   [f"{e.type}: {e.message}" for e in report.errors]
+    found = [f"{e.type}: {e.message}" for e in report.errors]
+    found += [f"{task.name}: {e.type}: {e.message}" for task in report.tasks for e in task.errors]
+    return found
 
 
 def build(db: Path, out: Path, previous: Path | None = None, base_url: str = "",

@@ -183,6 +183,17 @@ def test_a_bad_previous_is_an_error(db_path, tmp_path):
     assert not list((tmp_path / "dist").glob("*.zip"))
 
 
+def test_a_package_that_does_not_validate_is_not_released(db_path, tmp_path):
+    bad = tmp_path / "bad.db"
+    shutil.copy(db_path, bad)
+    with contextlib.closing(sqlite3.connect(bad)) as con, con:
+        con.execute("update claims set certainty = 'guessed' where id = (select min(id) from claims)")
+    done = subprocess.run([sys.executable, str(SCRIPT), "--db", str(bad), "--out", str(tmp_path / "dist")],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "does not validate" in done.stderr and '"guessed"' in done.stderr
+    assert not list((tmp_path / "dist").glob("*.zip"))
+
+
 def test_make_release_passes_previous():
     done = subprocess.run(["make", "-n", "release", "PREVIOUS=old/imu.db"], cwd=ROOT, capture_output=True, text=True)
     assert "scripts/release.py --db imu.db --out dist --previous old/imu.db" in done.stdout, done.stdout
