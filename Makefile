@@ -6,12 +6,13 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
 PUBLISH_INSTALLED := $(VENV)/.installed-publish
+RELEASE_INSTALLED := $(VENV)/.installed-release
 DIR ?= build/deploy
 APP ?= imu-dataset
 SEEDS := $(wildcard seeds/*.yml)
 SETTINGS = $(shell $(PY) -c "import json; print(' '.join(f'--setting {k} {str(v).lower() if isinstance(v, bool) else v}' for k, v in json.load(open('settings.json')).items()))")
 
-.PHONY: serve serve-prod prod-deps test build test-deps clean deploy-dir publish
+.PHONY: serve serve-prod prod-deps test build test-deps clean deploy-dir publish release
 
 # Serving needs only datasette, its plugins and the build's dependencies; the tests add
 # pytest, Hypothesis, Playwright and the rest of the `test` extra on top.
@@ -29,6 +30,10 @@ $(PUBLISH_INSTALLED): $(INSTALLED)
 	$(PY) -m pip install --quiet -e ".[publish]"
 	touch $@
 
+$(RELEASE_INSTALLED): $(INSTALLED)
+	$(PY) -m pip install --quiet -e ".[release]"
+	touch $@
+
 # The folder `datasette publish fly` deploys (database, metadata, plugins with a wheel of
 # this project, templates, settings, Dockerfile), written to DIR without deploying.
 deploy-dir: imu.db $(PUBLISH_INSTALLED)
@@ -37,6 +42,11 @@ deploy-dir: imu.db $(PUBLISH_INSTALLED)
 # Deploy to Fly.io as APP (https://APP.fly.dev/); needs flyctl, logged in.
 publish: imu.db $(PUBLISH_INSTALLED)
 	$(PY) scripts/deploy_dir.py $(DIR) --app $(APP) --deploy
+
+# dist/imu-dataset-<version>/ and its zip: a Frictionless data package, validated
+# (scripts/release.py); PREVIOUS=old/imu.db adds CHANGELOG.md against that release.
+release: imu.db $(RELEASE_INSTALLED)
+	$(PY) scripts/release.py --db imu.db --out dist $(if $(PREVIOUS),--previous $(PREVIOUS))
 
 imu.db: $(INSTALLED) build_db.py schema.py dataset.py VERSION fold.py seedparse.py quotes.py cache.py files.py dates.py $(SEEDS)
 	$(PY) build_db.py --seeds seeds --out imu.db
@@ -74,4 +84,4 @@ test: $(TEST_INSTALLED) test-deps
 	$(PY) -m pytest
 
 clean:
-	rm -rf imu.db inspect.json .imu.db.cache build
+	rm -rf imu.db inspect.json .imu.db.cache build dist

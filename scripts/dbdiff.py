@@ -116,13 +116,15 @@ def compare(old_conn, new_conn, table: str, columns: list[str]):
     return added, removed, changed
 
 
-def changelog(old_path: Path, new_path: Path) -> str:
+def changelog(old_path: Path, new_path: Path, title: str | None = None) -> str:
+    """The change log as Markdown; `title` replaces the heading naming the two files
+    (a release names the versions instead)."""
     old_conn, new_conn = connect(old_path), connect(new_path)
     try:
         old_tables, new_tables = tables(old_conn), tables(new_conn)
     except sqlite3.DatabaseError as exc:
         raise Unreadable(f"cannot read the databases: {exc}") from None
-    out = [f"# Changes from `{old_path.name}` to `{new_path.name}`", ""]
+    out = [f"# {title or f'Changes from `{old_path.name}` to `{new_path.name}`'}", ""]
     summary, sections, called_out = [], [], []
     for table in sorted(set(old_tables) | set(new_tables)):
         if table in DERIVED:
