@@ -104,7 +104,7 @@ class Connection:
         for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile: once more
             if self.writer is None:
                 self.reader, self.writer = await asyncio.open_connection(
-                    self.host, self.port, local_addr=(self.local, 0))
+                    self.host, self.port, local_addr=(self.local, 0), limit=2**22)
                 fresh = True
             else:
                 fresh = False

@@ -130,8 +130,10 @@ def relinking(send, current: str, far: bool, file: bool = False):
         body = b"".join(pieces)
         if html:
             body = relinked(body, current)
-            head = dict(head, headers=[(k, str(len(body)).encode() if k.lower() == b"content-length" else v)
-                                       for k, v in head["headers"]])
+        if whole and body and not file:
+            # Its length, not chunks: a proxy or client can tell a whole answer from a cut one.
+            head = dict(head, headers=[(k, v) for k, v in head["headers"] if k.lower() != b"content-length"]
+                        + [(b"content-length", str(len(body)).encode())])
         start = None
         await send(head)
         await send(dict(event, body=body))

@@ -116,3 +116,9 @@ def test_geojson_works_under_the_hash(hashed, route, db_path):
     with sqlite3.connect(db_path) as con:
         assert len(features) == con.execute(
             "select count(*) from events where latitude is not null and longitude is not null").fetchone()[0]
+
+
+def test_whole_answers_carry_their_length(hashed, route):
+    r = get(hashed, f"/{route}/groups/imu")
+    assert r.headers["content-length"] == str(len(r.content))
+    assert "transfer-encoding" not in r.headers
