@@ -254,8 +254,10 @@ def served(db_path: Path):
 
 # ------------------------------------------------------------------ serve-prod against make serve
 
+UNCACHED_SHARE = 0.1
 CLIENTS = (20, 100, 200)
-UNCACHED_SHARE = 0.2
+# The plans --compare sends, by the share of their requests asked for the first time.
+PLANS = {"cacheable": 0.0, "mixed": UNCACHED_SHARE, "first-time": 1.0}
 
 
 def under(path: str, route: str) -> str:
@@ -269,15 +271,15 @@ def cacheable_plan(mix: list[tuple], route: str, count: int, seed: int) -> list[
     return [(kind, under(path, route)) for kind, path in plan_of(mix, count, seed)]
 
 
-def mixed_plan(mix: list[tuple], route: str, count: int, seed: int) -> list[tuple]:
-    """The cacheable plan with UNCACHED_SHARE of its requests asked for the first time:
-    a page of the mix with a query string no one asked before (`_v=N`, which Datasette
-    ignores), or arbitrary SQL no one sent before. No cache can answer these."""
+def mixed_plan(mix: list[tuple], route: str, count: int, seed: int, share: float = UNCACHED_SHARE) -> list[tuple]:
+    """The cacheable plan with `share` of its requests asked for the first time: a page of
+    the mix with a query string no one asked before (`_v=N`, which Datasette ignores), or,
+    a quarter of them, arbitrary SQL no one sent before. No cache can answer these."""
     rng = random.Random(seed)
     pages = [(kind, path) for kind, path in mix if kind != "download"]
     plan = []
     for i, (kind, path) in enumerate(cacheable_plan(mix, route, count, seed)):
-        if rng.random() < UNCACHED_SHARE:
+        if rng.random() < share:
             if rng.random() < 0.25:
                 kind, path = "uncached sql", f"/{route}.json?" + urlencode(
                     {"sql": f"select count(*) from events where date_start > '{1990 + i % 30}' and {i} = {i}"})
@@ -312,7 +314,7 @@ def served_prod(db_path: Path):
                     if proc.poll() is not None:
                         raise SystemExit((Path(work) / "serve-prod.log").read_text()[-2000:])
                     time.sleep(0.1)
-            yield url, serve_prod.hashed_route(Path(work) / "run" / "inspect.json")
+            yield url, serve_prod.hashed_route(Path(work) / "run" / "inspect.json"), Path(work) / "run"
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(20)
@@ -320,23 +322,31 @@ def served_prod(db_path: Path):
 
 
 def compare(db_path: Path, mix: list[tuple], prod_count: int, single_count: int, processes: int) -> list[dict]:
-    """Both servers, both plans, at each number of clients; a warm-up asks every path once."""
+    """Both servers, every plan, at each number of clients; a warm-up asks every path once."""
     rows = []
     for server, count in (("serve-prod", prod_count), ("make serve", single_count)):
         with (served_prod(db_path) if server == "serve-prod" else served(db_path)) as url:
-            if server == "serve-prod":
-                url, route = url
-            else:
-                route = "imu"
+            url, route, run = url if server == "serve-prod" else (url, "imu", None)
             asyncio.run(send_plan(url, [(k, under(p, route)) for k, p in mix], range(4), 60))
-            for name, make_plan in (("cacheable", cacheable_plan), ("mixed", mixed_plan)):
+            for name, share in PLANS.items():
                 for clients in CLIENTS:
-                    plan = make_plan(mix, route, count, seed=clients)
+                    # no cache answers a first-time request: as many as for one process will do
+                    plan = mixed_plan(mix, route, count if share < 1 else single_count, clients, share)
                     figures = run_processes(url, plan, clients, processes)
                     print(f"{server}, {name}, {clients} clients: {figures['rps']:.0f} req/s, "
                           f"p95 {figures['p95']:.0f} ms, {len(figures['errors'])} errors", flush=True)
                     rows.append({"server": server, "mix": name, **figures})
+            if run is not None:
+                rows[-1]["replica_mb"] = [rss_mb(int(pid)) for pid in json.loads((run / "replicas.json").read_text()).values()]
     return rows
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def compare_report(rows: list[dict], command: str, processes: int, loads: tuple[str, str]) -> str:
@@ -358,7 +368,8 @@ def compare_report(rows: list[dict], command: str, processes: int, loads: tuple[
         "asked again and again. *Mixed*: the same with "
         f"{UNCACHED_SHARE:.0%} of requests asked for the first time (a page with a query string no one "
         "sent before, or, for a quarter of those, arbitrary SQL no one sent before), which no cache can "
-        "answer. An error is any status but 200, or no answer within 30 s.",
+        "answer. *First-time*: every request so (what the machine itself can render). An error is any "
+        "status but 200, or no answer within 30 s.",
         "",
         "| server | mix | clients | requests | req/s | p50 ms | p95 ms | p99 ms | errors |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -375,6 +386,10 @@ def compare_report(rows: list[dict], command: str, processes: int, loads: tuple[
     for kind in kinds:
         cells = [f"{r['kinds'][kind]['p95']:.0f}" if kind in r["kinds"] else "-" for r in chosen]
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    replicas = next((r["replica_mb"] for r in rows if "replica_mb" in r), None)
+    if replicas:
+        lines += ["", f"Memory of serve-prod's {len(replicas)} Datasette replicas after its runs: "
+                  + ", ".join(f"{mb:.0f} MB" for mb in replicas) + " resident."]
     errors = [e for r in rows for e in r["errors"]]
     if errors:
         lines += ["", "First errors: " + "; ".join(f"{s} {p}" for s, p in errors[:5])]
