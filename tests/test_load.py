@@ -29,3 +29,25 @@ def test_short_load_run_has_no_errors(live_server, db_path, metadata):
     assert set(figures["kinds"]) == {kind for kind, _ in mix}
     assert figures["p50"] <= figures["p95"] <= figures["p99"]
     assert load.report(figures).splitlines()[3] == "errors: 0"
+
+
+def test_plans_ask_what_they_say(db_path, metadata):
+    """bench/load.py --compare: the cacheable plan repeats the site's own paths under the
+    route; the first-time plan never asks the same thing twice; the mixed plan is between."""
+    mix = load.request_mix(db_path, metadata)
+    cacheable = load.mixed_plan(mix, "imu-abc1234", 1000, 1, load.PLANS["cacheable"])
+    assert all(path.startswith(("/imu-abc1234/", "/imu-abc1234.", "/imu-abc1234?")) or path in ("/", "/imu-abc1234")
+               for _, path in cacheable)
+    assert len({path for _, path in cacheable}) <= len(mix)
+    first = load.mixed_plan(mix, "imu-abc1234", 1000, 1, load.PLANS["first-time"])
+    assert len({path for _, path in first}) == 1000
+    mixed = load.mixed_plan(mix, "imu-abc1234", 1000, 1, load.PLANS["mixed"])
+    new = sum(kind.startswith("uncached") for kind, _ in mixed)
+    assert 0.05 < new / 1000 < 0.15
+
+
+def test_short_run_in_two_processes(live_server, db_path, metadata):
+    mix = load.request_mix(db_path, metadata)
+    plan = load.mixed_plan(mix, "imu", 120, 1, load.PLANS["mixed"])
+    figures = load.run_processes(live_server, plan, concurrency=6, processes=2)
+    assert figures["requests"] == 120 and figures["errors"] == []

@@ -121,3 +121,15 @@ def test_unhashed_urls_redirect_and_hashed_ones_are_kept_a_year(prod, db_path):
     status, headers, body = get_once(f"{url}/{route}.db")
     assert status == 200 and body == db_path.read_bytes() and "X-Cache-Status" not in headers
     assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+def test_a_short_load_run_through_the_proxy_has_no_errors(prod, db_path, metadata):
+    """bench/load.py --compare's cacheable plan, short: 40 clients, each its own address."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import load
+
+    url, run, _ = prod
+    plan = load.mixed_plan(load.request_mix(db_path, metadata), serve_prod.hashed_route(run / "inspect.json"),
+                           600, 1, load.PLANS["cacheable"])
+    figures = load.run_processes(url, plan, concurrency=40, processes=2)
+    assert figures["requests"] == 600 and figures["errors"] == []
