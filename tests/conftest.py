@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -21,6 +22,14 @@ def db_path(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("build") / "imu.db"
     build_db.build(ROOT / "seeds", out)
     return out
+
+
+@pytest.fixture(scope="module")
+def con(db_path):
+    """The built database, read with rows by column name (a test file may define its own)."""
+    con = sqlite3.connect(db_path)
+    con.row_factory = sqlite3.Row
+    return con
 
 
 @pytest.fixture(scope="session")

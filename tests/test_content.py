@@ -6,7 +6,6 @@ they are listed by id with the reason, so a new case fails until someone looks a
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import pytest
 
@@ -17,13 +16,6 @@ HEDGES = re.compile(r"\b(reportedly|allegedly|apparently|appears?|is believed|ar
                     r"unconfirmed|cannot confirm|speculation|rumou?rs?)\b", re.I)
 # Kinds of alias that are the dataset's own, not a document's (schema.ALIAS_KINDS, codebook).
 OUR_ALIAS_KINDS = {k for k in ALIAS_KINDS if k.startswith("dataset-")}
-
-
-@pytest.fixture(scope="module")
-def con(db_path):
-    con = sqlite3.connect(db_path)
-    con.row_factory = sqlite3.Row
-    return con
 
 
 def test_every_figure_a_source_gives_is_in_the_range(con):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import subprocess
 import sys
 
@@ -28,13 +27,6 @@ COUNTRY_BOXES = {
     "KG": (39.1, 43.3, 69.2, 80.3),
     "RU": (41.1, 82.0, 19.6, 180.0),
 }
-
-
-@pytest.fixture(scope="module")
-def con(db_path):
-    con = sqlite3.connect(db_path)
-    con.row_factory = sqlite3.Row
-    return con
 
 
 @pytest.mark.parametrize("table,column", FACT_TABLES.items())

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sqlite3
 
 import pytest
 
@@ -70,13 +69,6 @@ def test_reversed_bounds_and_odd_values_still_read():
 
 
 FACT_TABLES = ("events", "memberships", "group_relations")
-
-
-@pytest.fixture(scope="module")
-def con(db_path):
-    con = sqlite3.connect(db_path)
-    con.row_factory = sqlite3.Row
-    return con
 
 
 @pytest.mark.parametrize("table", FACT_TABLES)

@@ -22,13 +22,6 @@ def get(ds, path):
     return asyncio.run(ds.client.get(path))
 
 
-@pytest.fixture(scope="module")
-def con(db_path):
-    con = sqlite3.connect(db_path)
-    con.row_factory = sqlite3.Row
-    return con
-
-
 def collection(response):
     """The response as a valid FeatureCollection (the geojson library's checks)."""
     assert response.status_code == 200, response.text[:500]

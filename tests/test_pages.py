@@ -10,7 +10,6 @@ import hashlib
 import html
 import json
 import re
-import sqlite3
 from pathlib import Path
 
 import datasette
@@ -27,13 +26,6 @@ COPIED = {
     "query.html": "bc3559df0e209da97d0bb46d0da5e36e02a9a561e4e473d1b79f62776786b435",
     "_table.html": "f75a8872713f28fdce49b9a44a397f26ba1b5db5e82a74dda1f20ec14faaaa57",
 }
-
-
-@pytest.fixture(scope="module")
-def con(db_path):
-    con = sqlite3.connect(db_path)
-    con.row_factory = sqlite3.Row
-    return con
 
 
 def page(ds, path) -> str:

@@ -41,13 +41,6 @@ def rows(ds, query, **params):
     return r.json()
 
 
-@pytest.fixture(scope="module")
-def con(db_path):
-    con = sqlite3.connect(db_path)
-    con.row_factory = sqlite3.Row
-    return con
-
-
 def scalar_set(con, sql, *params):
     return {r[0] for r in con.execute(sql, params)}
 

@@ -28,13 +28,6 @@ def keys(found):
     return [(r["type"], r["id"]) for r in found]
 
 
-@pytest.fixture(scope="module")
-def con(db_path):
-    con = sqlite3.connect(db_path)
-    con.row_factory = sqlite3.Row
-    return con
-
-
 def alias_owner(con, alias):
     """(type, id) of the group or person the documents call `alias`."""
     r = con.execute("select group_id, person_id from aliases where alias = ?", [alias]).fetchone()
