@@ -29,6 +29,7 @@ PARAM_LABELS = {
     "year": "Year (blank: all years)",
     "country": "Country (two-letter code: UZ, TJ, KG, AF, PK...)",
     "relation": "Relation id",
+    "type": "Type of event (blank: any)",
     "q": "Search for",
 }
 
