@@ -36,7 +36,7 @@
           x1: "year", x2: (d) => d.year + 1, y: "value", fill: "type",
           fillOpacity: (d) => (d.layer === "dated" ? 1 : 0.35),
           z: (d) => d.layer + " " + d.type, order: null,
-          href: "link", title: "title", inset: 1,
+          href: "link", title: "title", insetLeft: 1, insetRight: 1,
         }),
         window.Plot.ruleY([0]),
       ],
