@@ -252,3 +252,20 @@ def test_scripts_never_hard_code_the_database_url():
 
     for name in ("network.js", "chart.js"):
         assert "/imu" not in (ROOT / "plugins" / name).read_text()
+
+
+def test_data_urls_follow_hashed_routes(db_path, metadata, settings, monkeypatch):
+    """Published with content-hashed URLs, the page names the hashed data URLs, and they answer."""
+    import hashlib
+
+    from conftest import make_datasette
+
+    monkeypatch.setenv("IMU_HASHED_URLS", "1")
+    hashed = make_datasette(db_path, metadata, settings)
+    asyncio.run(hashed.invoke_startup())
+    route = "imu-" + hashlib.sha256(db_path.read_bytes()).hexdigest()[:7]
+    html = get(hashed, f"/{route}/network", group="imu").text
+    assert f'data-data="/{route}/network.json"' in html and f'data-claims="/{route}/relation_claims.json"' in html
+    assert get(hashed, f"/{route}/network.json", group="imu", year="2000", _shape="array").json()
+    html = get(hashed, f"/{route}/events_per_year").text
+    assert f'data-data="/{route}/events_per_year.json"' in html
