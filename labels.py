@@ -23,6 +23,18 @@ SOURCE_LABEL_SQL = """case when coalesce({t}.publisher, {t}.author, '') = '' the
     case when {t}.title like '[%' then {t}.title else '“' || {t}.title || '”' end end"""
 
 
+def names_sql(table: str, alias_column: str, param: str) -> str:
+    """The records of `table` that `:param` names by id, name or alias, as written or folded."""
+    return f"""
+select id from {table}
+where trim(:{param}) != '' and (id = trim(:{param}) or lower(name) = lower(trim(:{param}))
+  or (length(fold(:{param})) > 3 and fold(name) = fold(:{param})))
+union
+select {alias_column} from aliases
+where {alias_column} is not null and trim(:{param}) != '' and (lower(alias) = lower(trim(:{param}))
+  or (length(fold(:{param})) > 3 and fold(alias) = fold(:{param})))"""
+
+
 # Columns that are the site's machinery, not facts: left out of HTML pages, kept in the
 # JSON, CSV and .db. A claim's `subject_type`/`subject_id` repeat its one non-empty link.
 MACHINERY = {"popup", "alias_folded", "quote_offset", "subject_type", "subject_id", "folded"}

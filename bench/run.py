@@ -278,7 +278,32 @@ def pages(db: Path) -> list[tuple[str, str, str | None]]:
               "events_map": "/imu/events_map"}
     for name, path in canned.items():
         rows.append((f"canned query `{name}`", path if name in queries else None, None))
+    rows += [(what, path if path.split("?")[0].split("/")[2].split(".")[0] in queries else None, None)
+             for what, path in picture_pages(con)]
     return rows
+
+
+def picture_pages(con) -> list[tuple[str, str]]:
+    """(what, path) of the network's and the events chart's data and pages (issue 15)."""
+    related = con.execute("select group_id from (select group_id from group_relations union all "
+                          "select related_group_id from group_relations) group by 1 order by count(*) desc limit 1").fetchone()[0]
+    active = con.execute("select group_id from event_groups group by 1 order by count(*) desc limit 1").fetchone()[0]
+    relation = con.execute("select relation_id from claims where relation_id is not null "
+                           "group by 1 order by count(*) desc limit 1").fetchone()[0]
+    year = con.execute("select substr(date_start, 1, 4) from events order by date_start limit 1 offset "
+                       "(select count(*) / 2 from events)").fetchone()[0]
+    return [
+        ("network data: every relation (the first 1,000)", "/imu/network.json?_shape=objects"),
+        (f"network data: every group in {year}", f"/imu/network.json?year={year}&_shape=objects"),
+        (f"network data: the group with most relations and its neighbours, {year}",
+         f"/imu/network.json?group={related}&year={year}&_shape=objects"),
+        ("network data: a relation's claims", f"/imu/relation_claims.json?relation={relation}&_shape=array"),
+        ("network page, the group with most relations", f"/imu/network?group={related}&year={year}"),
+        ("events per year: every event", "/imu/events_per_year.json?_shape=array"),
+        ("events per year: one country", "/imu/events_per_year.json?country=UZ&_shape=array"),
+        ("events per year: the busiest group", f"/imu/events_per_year.json?group={active}&_shape=array"),
+        ("events per year page", "/imu/events_per_year"),
+    ]
 
 
 def time_page(client, base: str, path: str, n: int, fills: list[str]) -> tuple[float, float]:

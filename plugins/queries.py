@@ -18,36 +18,33 @@ import re
 from datasette import hookimpl
 from datasette.utils import tilde_decode
 
+import labels
+
 PARAM_LABELS = {
     "group": "Group (id or any name)",
     "person": "Person (id or any spelling)",
     "source": "Source id",
     "from": "From year",
     "to": "To year",
+    "year": "Year (blank: all years)",
+    "country": "Country (two-letter code: UZ, TJ, KG, AF, PK...)",
+    "relation": "Relation id",
+    "type": "Type of event (blank: any)",
     "q": "Search for",
 }
 
-# The records a parameter names, in the canned queries' own SQL (the `target` CTE of
-# events_map and person; claims_by_source's `s.id = trim(:source)`).
-def names_sql(table: str, alias_column: str, param: str) -> str:
-    """The records of `table` that `:param` names by id, name or alias, as written or folded."""
-    return f"""
-select id from {table}
-where trim(:{param}) != '' and (id = trim(:{param}) or lower(name) = lower(trim(:{param}))
-  or (length(fold(:{param})) > 3 and fold(name) = fold(:{param})))
-union
-select {alias_column} from aliases
-where {alias_column} is not null and trim(:{param}) != '' and (lower(alias) = lower(trim(:{param}))
-  or (length(fold(:{param})) > 3 and fold(alias) = fold(:{param})))"""
-
-
+# The records a parameter names, in the canned queries' own SQL (labels.names_sql: the
+# `target` CTE of events_map and person; claims_by_source's `s.id = trim(:source)`).
 MATCHES = {
-    "group": names_sql("groups", "group_id", "group"),
-    "person": names_sql("people", "person_id", "person"),
+    "group": labels.names_sql("groups", "group_id", "group"),
+    "person": labels.names_sql("people", "person_id", "person"),
     "source": "select id from sources where id = trim(:source)",
+    "relation": "select id from group_relations where id = trim(:relation)",
+    "country": "select country from events where country = upper(trim(:country))",
 }
-NOUNS = {"group": "group", "person": "person", "source": "source"}
-YEARS = ("from", "to")
+NOUNS = {"group": "group", "person": "person", "source": "source", "relation": "relation",
+         "country": "event's country (a two-letter code such as UZ)"}
+YEARS = ("from", "to", "year")
 YEAR = re.compile(r"[0-9]{1,4}", re.ASCII)  # as the SQL's glob and length checks
 SHOWN = 60  # characters of a value quoted back
 

@@ -36,7 +36,11 @@ SHOTS = [
     ("person", "/imu/people/tohir-yoldashev", ".imu-section", None, 1280),
     ("disputes", "/imu/disputes", "table.rows-and-columns", None, 1280),
     ("phone", "/imu/events/2010-rasht-valley-security-sweeps", "h1", None, 390),
+    ("network", "/imu/network?group=imu&year=2000", "#imu-network[data-state=drawn]", "#imu-network", 1280),
+    ("chart", "/imu/events_per_year", "#imu-chart[data-state=drawn]", "#imu-chart", 1280),
 ]
+# On the network, the line whose quotes the screenshot shows.
+NETWORK_LINE = "imu-ally-taliban"
 
 
 def main() -> int:
@@ -62,6 +66,9 @@ def main() -> int:
                     page.wait_for_selector(".leaflet-popup-content")
                     page.wait_for_timeout(500)  # the map pans to fit the popup
                     page.evaluate("window.scrollTo(0, 0)")
+                if name == "network":
+                    page.evaluate(f"() => window.imuNetwork.$id('r:{NETWORK_LINE}').emit('tap')")
+                    page.wait_for_selector("#imu-edge-claims .imu-claim")
                 if into_view:
                     page.locator(into_view).first.evaluate("el => el.scrollIntoView()")
                 page.screenshot(path=str(OUT / f"{name}.png"))

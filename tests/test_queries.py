@@ -19,12 +19,15 @@ from labels import source_label
 
 QUERIES = {
     "search": ["q"],
-    "timeline": ["group", "from", "to"],
+    "timeline": ["group", "from", "to", "type", "country"],
     "person": ["person"],
     "disputes": [],
     "claims_by_source": ["source"],
     "relations": ["group"],
     "events_map": ["group", "from", "to"],
+    "network": ["group", "year"],
+    "relation_claims": ["relation"],
+    "events_per_year": ["group", "country"],
 }
 HOSTILE = ['"', '-', '*', 'NEAR(', "'x'", "", " ", '""', '"""', 'a"b', "(", ")", "AND", "OR x",
            "NOT", "^x", ":", "{text}", "folded : x", "x*", "\\", "%", "NEAR(a b, 2)", "'; drop table events; --",

@@ -17,7 +17,7 @@ queries = module_from_path(str(ROOT / "plugins" / "queries.py"), name="queries.p
 query_problems = queries.query_problems
 
 NAMED = {"timeline": "group", "relations": "group", "events_map": "group", "person": "person",
-         "claims_by_source": "source"}
+         "claims_by_source": "source", "network": "group", "events_per_year": "group"}
 YEARS = ("timeline", "events_map")
 
 
@@ -90,7 +90,7 @@ def probe_values(con) -> list[str]:
     return values
 
 
-@pytest.mark.parametrize("query", ["timeline", "relations", "events_map", "person"])
+@pytest.mark.parametrize("query", ["timeline", "relations", "events_map", "person", "network", "events_per_year"])
 def test_names_resolve_as_the_canned_queries_resolve_them(con, metadata, query):
     """MATCHES gives the records each query's own `target` CTE gives, for every non-blank value."""
     param = NAMED[query]

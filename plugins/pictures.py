@@ -1,0 +1,97 @@
+"""The two pictures: the network of groups over time and the chart of events per year.
+
+Each is a canned query's own page (metadata.yml `network`, `events_per_year`), with a
+template that adds the picture above the query's table (templates/query-imu-network.html,
+query-imu-events_per_year.html). Why a canned query and not a route of its own:
+- the data the picture draws is the query's JSON, which anyone can call, and the table
+  under it is the page without JavaScript, from the same SQL;
+- the page sits under the database's URL, so content-hashed URLs (plugins/hashed.py),
+  the read-only surface, the parameter labels and problems (plugins/queries.py) and the
+  links from every group's page (records.see_also) all apply as to any canned query;
+- the scripts read the data's URL from the page (`data-*` attributes written with
+  `urls.database`), never a hard-coded /imu/.
+
+Here: the relation styles (one colour and arrow per schema.RELATIONS type; the legend and
+the script read them from the page), the years the year control spans, the group the
+network centres on, and the scripts, served by the site itself: cytoscape, Observable
+Plot and d3 from npm, pinned in plugins/vendor/ (scripts/vendor.py), and our two.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from datasette import hookimpl
+from datasette.utils import tilde_decode
+from datasette.utils.asgi import NotFound, Response
+
+import labels
+from schema import RELATIONS
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = {p.name: p for p in [HERE / "network.js", HERE / "chart.js", *(HERE / "vendor").glob("*.js")]}
+DB = "imu"
+PICTURES = ("network", "events_per_year")
+
+# (colour, cytoscape arrow shape) per relation: colours from Tableau 10, arrows differ too,
+# so no two types look alike even to a reader who cannot tell the colours apart.
+RELATION_STYLES = {
+    "ally": ("#59a14f", "triangle"),
+    "cooperated-with": ("#76b7b2", "circle"),
+    "affiliate": ("#4e79a7", "diamond"),
+    "pledged-allegiance-to": ("#b07aa1", "triangle-tee"),
+    "part-of": ("#9c755f", "square"),
+    "hosted-by": ("#f28e2b", "vee"),
+    "splinter-of": ("#ff9da7", "triangle-backcurve"),
+    "renamed-to": ("#79706e", "chevron"),
+    "rival": ("#edc948", "tee"),
+    "fought-against": ("#e15759", "triangle-cross"),
+}
+assert set(RELATION_STYLES) == set(RELATIONS), "every relation type needs a style"
+
+GROUPS_NAMED = labels.names_sql("groups", "group_id", "group")  # as the queries' `target`
+
+YEARS = """
+select min(y), max(y) from (
+  select min(substr(date_start, 1, 4)) as y from events union all select max(substr(date_end, 1, 4)) from events
+  union all select min(substr(date_start, 1, 4)) from group_relations
+  union all select max(substr(date_end, 1, 4)) from group_relations
+  union all select max(substr(published, 1, 4)) from sources where document is not null)"""
+
+
+async def script(request):
+    path = SCRIPTS.get(request.url_vars["name"])
+    if path is None:
+        raise NotFound("No such script")
+    return Response(path.read_text(encoding="utf-8"), content_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "max-age=3600"})
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/static-plugins/imu/(?P<name>[a-z0-9_.-]+\.js)$", script)]
+
+
+@hookimpl
+def extra_template_vars(view_name, table, database, request, datasette):
+    """For the two picture pages only (a canned query is served by TableView, table None)."""
+    if view_name != "table" or table is not None or database != DB or request is None:
+        return {}
+    name = tilde_decode(request.url_vars.get("table") or "")
+    if name not in PICTURES:
+        return {}
+
+    async def inner():
+        db = datasette.get_database(DB)
+        first, last = (await db.execute(YEARS)).first()
+        group = request.args.get("group") or ""
+        focus = [r[0] for r in await db.execute(GROUPS_NAMED, {"group": group})] if group.strip(" ") else []
+        return {"imu_pictures": {
+            "data": f"{datasette.urls.database(DB)}/{name}.json",
+            "claims": f"{datasette.urls.database(DB)}/relation_claims.json",
+            "first_year": int(first or 1990), "last_year": int(last or 2015),
+            "focus": focus, "relations": RELATION_STYLES,
+            "scripts": ["cytoscape.min.js", "network.js"] if name == "network"
+            else ["d3.min.js", "plot.umd.min.js", "chart.js"],
+        }}
+
+    return inner

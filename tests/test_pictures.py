@@ -1,0 +1,271 @@
+"""The data behind the network and the events chart (metadata.yml `network`,
+`relation_claims`, `events_per_year`; plugins/pictures.py), checked against the records
+worked out here in Python. The browser tests are in tests/test_pictures_browser.py."""
+from __future__ import annotations
+
+import asyncio
+import calendar
+import datetime
+import sqlite3
+from collections import defaultdict
+
+import pytest
+
+from schema import RELATIONS
+
+
+def get(ds, path, **params):
+    return asyncio.run(ds.client.get(path, params=params or None))
+
+
+def rows(ds, query, **params):
+    r = get(ds, f"/imu/{query}.json", _shape="array", **params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.fixture(scope="module")
+def con(db_path):
+    con = sqlite3.connect(db_path)
+    con.row_factory = sqlite3.Row
+    return con
+
+
+# ---------------------------------------------------------------- what a relation's dates allow
+
+def day(text):
+    return datetime.date.fromisoformat(text) if text else None
+
+
+def last_of_month(d: datetime.date) -> datetime.date:
+    return d.replace(day=calendar.monthrange(d.year, d.month)[1])
+
+
+def status_in(r, year: int) -> str | None:
+    """holds / may hold / undated / None (cannot have held in the year), from the relation's
+    range and precision: its start lies between date_start and the end of date_start's unit,
+    its end between the start of date_end's unit and date_end; coarser than a year, unknown."""
+    start, end, precision = day(r["date_start"]), day(r["date_end"]), r["date_precision"]
+    if start is None and end is None:
+        return "undated"
+    first, last = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    if (start and start > last) or (end and end < first):
+        return None
+    week = datetime.timedelta(days=6)
+    start_latest = end_earliest = None
+    if start and precision in ("day", "days", "week", "month", "season", "year"):
+        start_latest = {"day": start, "days": start + week, "week": start + week,
+                        "month": last_of_month(start),
+                        "season": last_of_month(start.replace(month=(start.month + 1) % 12 + 1,
+                                                              year=start.year + (start.month > 10))),
+                        "year": start.replace(month=12, day=31)}[precision]
+    if end and precision in ("day", "days", "week", "month", "season", "year"):
+        end_earliest = {"day": end, "days": end - week, "week": end - week, "month": end.replace(day=1),
+                        "season": (end.replace(day=1) - datetime.timedelta(days=40)).replace(day=1),
+                        "year": end.replace(month=1, day=1)}[precision]
+    if start_latest and start_latest <= last and ((end_earliest and end_earliest >= first) or start >= first):
+        return "holds"
+    return "may hold"
+
+
+def expected_network(con, year: int, near: set | None = None) -> dict[str, str]:
+    found = {}
+    for r in con.execute("select * from group_relations"):
+        if near is not None and not (r["group_id"] in near and r["related_group_id"] in near):
+            continue
+        status = status_in(r, year)
+        if status:
+            found[r["id"]] = status
+    return found
+
+
+def neighbourhood(con, group: str) -> set:
+    near = {group}
+    for a, b in con.execute("select group_id, related_group_id from group_relations"):
+        if group in (a, b):
+            near |= {a, b}
+    return near
+
+
+def test_hand_checked_statuses(ds):
+    """Read off the records by hand: the IMU-Taliban alliance is dated "from 1997" to within
+    years, so it may hold in 2000 but is never certain; the IMU's 2 August 2015 statement makes
+    it the Taliban's rival in 2015 for certain; a relation known only "as of November 2010"
+    may hold in 2000; one that began in 1998 is not in 1997."""
+    def status(year, relation):
+        return {r["id"]: r["status"] for r in rows(ds, "network", group="imu", year=year)}.get(relation)
+
+    assert status(2000, "imu-ally-taliban") == "may hold"
+    assert status(2015, "imu-ally-taliban") == "may hold"
+    assert status(2015, "imu--rival--taliban") == "holds"
+    assert status(2014, "imu--rival--taliban") is None
+    assert status(2000, "jamaat-ansarullah--affiliate--imu") == "may hold"
+    assert status(1997, "imu-hosted-by-taliban-1998") is None
+    assert status(1999, "imu--ally--al-qaeda") == "undated"
+    assert status(2015, "taliban--fought-against--imu-is-splinter") == "holds"
+    assert status(2014, "taliban--fought-against--imu-is-splinter") is None
+
+
+@pytest.mark.parametrize("year", [1991, 1997, 1998, 2000, 2001, 2007, 2008, 2010, 2014, 2015])
+def test_network_matches_the_dates(ds, con, year):
+    got = {r["id"]: r["status"] for r in rows(ds, "network", year=year)}
+    assert got == expected_network(con, year)
+    focused = {r["id"]: r["status"] for r in rows(ds, "network", group="Islamic Movement of Uzbekistan", year=year)}
+    assert focused == expected_network(con, year, neighbourhood(con, "imu"))
+
+
+def test_blank_year_gives_every_relation(ds, con):
+    got = rows(ds, "network")
+    assert len(got) == con.execute("select count(*) from group_relations").fetchone()[0]
+    undated = {r["id"] for r in con.execute("select id from group_relations where date_start is null and date_end is null")}
+    assert {r["id"] for r in got if r["status"] == "undated"} == undated
+    assert {r["status"] for r in got} == {"dated", "undated"}
+
+
+@pytest.mark.parametrize("spelling", ["imu", "IMU", "Islamic Movement of Uzbekistan", "O'zbekiston Islomiy Harakati"])
+def test_any_spelling_centres_on_the_group(ds, con, spelling):
+    if not con.execute("select 1 from aliases where alias = ? union select 1 from groups where id = ? or name = ?",
+                       (spelling, spelling, spelling)).fetchone():
+        pytest.skip(f"no record spells it {spelling!r}")
+    got = rows(ds, "network", group=spelling, year="2001")
+    assert got and {r["id"] for r in got} == set(expected_network(con, 2001, neighbourhood(con, "imu")))
+
+
+def test_disputed_relations_are_marked(ds, con):
+    disputed = {r[0] for r in con.execute("select distinct relation_id from claims where relation_id is not null "
+                                          "and dispute_id is not null")}
+    assert disputed
+    got = rows(ds, "network")
+    assert {r["id"] for r in got if r["disputed"]} == disputed
+
+
+def test_relation_claims_are_its_quotes(ds, con):
+    for relation in ("imu-ally-taliban", "jamaat-ansarullah--affiliate--imu"):
+        got = rows(ds, "relation_claims", relation=relation)
+        quotes = {r[0] for r in con.execute("select quote from claims where relation_id = ?", (relation,))}
+        assert quotes and {r["quote"] for r in got} == quotes
+        assert all(r["source"] and r["certainty"] and r["link"].startswith("/imu/claims/") for r in got)
+    assert rows(ds, "relation_claims", relation="no-such-relation") == []
+
+
+def test_every_relation_type_has_its_own_look():
+    import importlib.util
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("pictures_plugin", ROOT / "plugins" / "pictures.py")
+    pictures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pictures)
+    styles = pictures.RELATION_STYLES
+    assert set(styles) == set(RELATIONS)
+    assert len({c for c, _ in styles.values()}) == len(RELATIONS)
+    assert len({a for _, a in styles.values()}) == len(RELATIONS)
+
+
+# ---------------------------------------------------------------- events per year
+
+def expected_events(con, group: str | None = None, country: str | None = None) -> dict:
+    """{(year, type): (dated within the year, share of wider events, wider events)}."""
+    sql = "select * from events e where 1"
+    args = []
+    if group:
+        sql += " and id in (select event_id from event_groups where group_id = ?)"
+        args.append(group)
+    if country:
+        sql += " and country = ?"
+        args.append(country)
+    found = defaultdict(lambda: [0, 0.0, 0])
+    for e in con.execute(sql, args):
+        start, end = day(e["date_start"]), day(e["date_end"])
+        if start.year == end.year:
+            found[(start.year, e["event_type"])][0] += 1
+            continue
+        days = (end - start).days + 1
+        for year in range(start.year, end.year + 1):
+            inside = (min(end, datetime.date(year, 12, 31)) - max(start, datetime.date(year, 1, 1))).days + 1
+            cell = found[(year, e["event_type"])]
+            cell[1] += inside / days
+            cell[2] += 1
+    return {k: (v[0], round(v[1], 2), v[2]) for k, v in found.items()}
+
+
+@pytest.mark.parametrize("params", [{}, {"group": "imu"}, {"group": "IMU", "country": "uz"}, {"country": "TJ"}])
+def test_events_per_year_match_the_records(ds, con, params):
+    got = {(r["year"], r["event_type"]): (r["dated_in_year"], r["share_of_wider"], r["wider"])
+           for r in rows(ds, "events_per_year", **params)}
+    group = "imu" if params.get("group") else None
+    want = expected_events(con, group, (params.get("country") or "").upper() or None)
+    assert got and set(got) == set(want)
+    for key, (dated, share, wider) in want.items():
+        assert got[key][0] == dated and got[key][2] == wider, key
+        assert got[key][1] == pytest.approx(share, abs=0.011), key
+
+
+def test_each_event_counts_once_in_all(ds, con):
+    total = sum(r["events"] for r in rows(ds, "events_per_year"))
+    assert total == pytest.approx(con.execute("select count(*) from events").fetchone()[0], abs=0.5)
+
+
+@pytest.mark.parametrize("params", [{"country": "UZ"}, {"group": "IMU", "country": "uz"}, {"group": "taliban"}])
+def test_a_bar_links_to_its_events(ds, con, params):
+    """The link lists every event whose range reaches into the year, dated there or wider:
+    the events table filtered, or for a group its timeline."""
+    found = rows(ds, "events_per_year", **params)
+    assert found
+    for r in found:
+        path, query = r["link"].split("?", 1)
+        assert path == ("/imu/timeline" if params.get("group") else "/imu/events")
+        linked = get(ds, f"{path}.json?{query}&_shape=array&_size=max").json()
+        assert len(linked) == r["dated_in_year"] + r["wider"], r
+        if path == "/imu/events":
+            assert {e["event_type"] for e in linked} == {r["event_type"]}
+            assert {e["country"] for e in linked} == {params["country"]}
+        else:
+            assert {e["event_type"] for e in linked} == {r["event_type"]}
+
+
+# ---------------------------------------------------------------- the pages
+
+@pytest.mark.parametrize("path", ["/", "/about", "/imu/groups/imu", "/imu/groups/taliban"])
+def test_pages_link_to_the_pictures(ds, path):
+    html = get(ds, path).text
+    assert "/imu/network" in html and "/imu/events_per_year" in html
+
+
+def test_picture_pages_carry_their_data_urls_and_fallback_table(ds):
+    html = get(ds, "/imu/network", group="Taliban", year="2001").text
+    assert 'data-data="/imu/network.json"' in html and 'data-claims="/imu/relation_claims.json"' in html
+    assert 'data-focus="taliban"' in html
+    assert "<table" in html and "hidden" in html.split('id="imu-network"')[1].split(">")[0]
+    html = get(ds, "/imu/events_per_year", country="TJ").text
+    assert 'data-data="/imu/events_per_year.json"' in html and "<table" in html
+
+
+@pytest.mark.parametrize("name", ["cytoscape.min.js", "d3.min.js", "plot.umd.min.js", "network.js", "chart.js"])
+def test_scripts_are_served_by_the_site(ds, name):
+    r = get(ds, f"/-/static-plugins/imu/{name}")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+    assert get(ds, "/-/static-plugins/imu/nothing.js").status_code == 404
+
+
+def test_scripts_never_hard_code_the_database_url():
+    from conftest import ROOT
+
+    for name in ("network.js", "chart.js"):
+        assert "/imu" not in (ROOT / "plugins" / name).read_text()
+
+
+def test_data_urls_follow_hashed_routes(db_path, metadata, settings, monkeypatch):
+    """Published with content-hashed URLs, the page names the hashed data URLs, and they answer."""
+    import hashlib
+
+    from conftest import make_datasette
+
+    monkeypatch.setenv("IMU_HASHED_URLS", "1")
+    hashed = make_datasette(db_path, metadata, settings)
+    asyncio.run(hashed.invoke_startup())
+    route = "imu-" + hashlib.sha256(db_path.read_bytes()).hexdigest()[:7]
+    html = get(hashed, f"/{route}/network", group="imu").text
+    assert f'data-data="/{route}/network.json"' in html and f'data-claims="/{route}/relation_claims.json"' in html
+    assert get(hashed, f"/{route}/network.json", group="imu", year="2000", _shape="array").json()
+    html = get(hashed, f"/{route}/events_per_year").text
+    assert f'data-data="/{route}/events_per_year.json"' in html
