@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
+import datasette.handle_exception
 from datasette.handle_exception import handle_exception as datasette_error_page
 from datasette.utils import ValueAsBooleanError
 from datasette.utils.asgi import Request
@@ -46,6 +47,14 @@ SEARCH_PARAM = re.compile(r"^(q|_search(_.+)?)$")
 # Exceptions that a bad value in the query string raises inside Datasette.
 PARAMETER_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, sqlite3.Error,
                     QueryInterrupted)
+
+
+# Datasette prints a rich traceback, every local variable included, for each error it
+# handles (a 404, a visitor's bad SQL) whenever rich can be imported (frictionless, in the
+# test extra, brings it in): visitors' input in the log, a quarter of a second an error, and
+# outside an `except` block (send_error below) a ValueError, hence a 500. Errors are logged
+# as Datasette logs them without rich: a traceback for a 500, nothing for a 4xx.
+datasette.handle_exception.rich = None
 
 
 def known_formats(datasette) -> set[str]:

@@ -236,7 +236,7 @@ def test_task_from_a_claim_to_its_source_and_its_fact(page, live_server, con):
 def test_task_which_groups_the_imu_allied_with_and_when(page, live_server, con):
     """From the home page: groups, then the IMU, then its relations, read with their dates."""
     page.goto(live_server + "/")
-    page.locator("ul.imu-ways a", has_text="Groups").click()
+    page.locator("ul.imu-ways a").get_by_text("Groups", exact=True).click()
     page.get_by_role("link", name="Islamic Movement of Uzbekistan", exact=True).first.click()
     page.wait_for_url(f"{live_server}/imu/groups/imu")
     shown = set()

@@ -81,3 +81,16 @@ def test_a_format_a_plugin_renders_answers(db_path, metadata, settings):
         assert (r.status_code, r.text) == (200, "3 rows")
     finally:
         pm.unregister(name="test-atom-renderer")
+
+
+def test_errors_print_no_visitor_input_to_the_log(ds, capfd):
+    """Datasette prints every local of a handled error when rich is importable, which the
+    test extra's frictionless makes it (plugins/readonly.py turns that off)."""
+    import importlib.util
+
+    assert importlib.util.find_spec("rich") is not None  # else this test proves nothing
+    capfd.readouterr()
+    assert get(ds, "/imu/events?_sort=secret-visitor-input").status_code == 400
+    assert get(ds, "/-/secret-visitor-input").status_code == 404
+    err = capfd.readouterr().err
+    assert "secret-visitor-input" not in err and "Traceback" not in err
