@@ -390,9 +390,10 @@ def compare_report(rows: list[dict], command: str, processes: int, loads: tuple[
     if replicas:
         lines += ["", f"Memory of serve-prod's {len(replicas)} Datasette replicas after its runs: "
                   + ", ".join(f"{mb:.0f} MB" for mb in replicas) + " resident."]
-    errors = [e for r in rows for e in r["errors"]]
-    if errors:
-        lines += ["", "First errors: " + "; ".join(f"{s} {p}" for s, p in errors[:5])]
+    for server in dict.fromkeys(r["server"] for r in rows):
+        errors = [e for r in rows if r["server"] == server for e in r["errors"]]
+        if errors:
+            lines += ["", f"First errors of {server}: " + "; ".join(f"{s} {p}" for s, p in errors[:3])]
     return "\n".join(lines) + "\n"
 
 
