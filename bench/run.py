@@ -258,7 +258,7 @@ def pages(db: Path) -> list[tuple[str, str, str | None]]:
         ("JSON API, filtered", "/imu/events.json?country=UZ&event_type=bombing&_shape=array",
          "/naive/events.json?country=UZ&event_type=bombing&_shape=array"),
     ]
-    rows.append(("events from a date on, a different date each request (nothing remembered)",
+    rows.append(("events from a date on, a different date each request (extra: what a first visit costs)",
                  "/imu/events?date_start__gte={}", "/naive/events?date_start__gte={}&" + facet_qs))
     rows.append(("claims table, default facets (extra: the biggest table)", "/imu/claims", None))
     # Record pages of the busiest records: their sections and claims are the largest.
