@@ -23,6 +23,13 @@
             : `${r.year}, ${r.event_type}: ${r.share_of_wider} (share of ${r.wider} event${r.wider === 1 ? "" : "s"} dated over several years)` });
       }
     }
+    // Ten colours tell ten things apart: the nine commonest types here get one each, the
+    // rest share "other types" (each bar's tooltip and link still name its own type).
+    const totals = new Map();
+    for (const b of bars) totals.set(b.type, (totals.get(b.type) || 0) + b.value);
+    const named = new Set([...totals].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, totals.size > 10 ? 9 : 10).map(([type]) => type));
+    for (const b of bars) b.colour = named.has(b.type) ? b.type : "other types";
     const years = rows.map((r) => r.year);
     const plot = window.Plot.plot({
       width: Math.max(640, Math.min(1100, box.clientWidth || 900)),
@@ -30,10 +37,11 @@
       marginLeft: 45,
       x: { label: "Year", tickFormat: "d", domain: [Math.min(...years), Math.max(...years) + 1] },
       y: { label: "Events", grid: true },
-      color: { legend: true, label: "Type of event", type: "categorical", scheme: "tableau10" },
+      color: { legend: true, label: "Type of event", type: "categorical", scheme: "tableau10",
+        domain: [...[...named].sort(), ...(totals.size > named.size ? ["other types"] : [])] },
       marks: [
         window.Plot.rectY(bars, {
-          x1: "year", x2: (d) => d.year + 1, y: "value", fill: "type",
+          x1: "year", x2: (d) => d.year + 1, y: "value", fill: "colour",
           fillOpacity: (d) => (d.layer === "dated" ? 1 : 0.35),
           z: (d) => d.layer + " " + d.type, order: null,
           href: "link", title: "title", insetLeft: 1, insetRight: 1,

@@ -191,3 +191,19 @@ def test_a_bar_leads_to_its_events(page, live_server, con):
     want = con.execute("select count(*) from events where event_type = 'bombing' and country = 'UZ' "
                        "and date_start <= '1999-12-31' and date_end >= '1999-01-01'").fetchone()[0]
     assert shown == want > 0
+
+
+def test_chart_colours_tell_its_types_apart(page, live_server, con):
+    """Ten colours for thirty types would give several types one colour: the nine commonest
+    get their own, the rest share "other types", and each bar's tooltip names its type."""
+    page.goto(f"{live_server}/imu/events_per_year")
+    page.wait_for_selector("#imu-chart[data-state=drawn]")
+    legend = page.evaluate("""() => Array.from(document.querySelectorAll('#imu-chart-plot span[class$="-swatch"]'))
+      .map(s => ({label: s.textContent.trim(), colour: s.querySelector('svg').getAttribute('fill')}))""")
+    types = {r[0] for r in con.execute("select distinct event_type from events")}
+    assert len(types) > 10 and len(legend) == 10
+    assert len({s["colour"] for s in legend}) == 10
+    assert legend[-1]["label"] == "other types" and {s["label"] for s in legend[:-1]} <= types
+    fills = set(page.evaluate("""() => Array.from(document.querySelectorAll('#imu-chart-plot a rect'))
+      .map(r => r.getAttribute('fill') || r.parentElement.getAttribute('fill'))"""))
+    assert fills and fills <= {s["colour"] for s in legend}
