@@ -262,8 +262,11 @@ async def about(datasette, request):
         "published_text, url, kind, document from sources s where document is not null "
         "order by published is null, published, id")]
     cited = (await db.execute("select count(*) from sources where document is null")).first()[0]
+    queries = [{"name": n, "title": q.get("title") or n, "params": q.get("params") or [],
+                "description_html": markupsafe.Markup(q.get("description_html") or "")}
+               for n, q in (datasette.metadata("queries", database=DB) or {}).items()]
     return cached(datasette, Response.html(await datasette.render_template(
-        "about.html", {"tables": tables, "documents": documents, "cited_count": cited,
+        "about.html", {"tables": tables, "documents": documents, "cited_count": cited, "queries": queries,
                        "certainties": CLAIM.field("certainty").choices},
         request=request, view_name="imu-about")))
 

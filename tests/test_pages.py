@@ -114,6 +114,21 @@ def test_about_page_is_the_codebook(ds, con, codebook):
         assert label(con, "sources", d["id"]) in text_of(about)
 
 
+def test_about_page_describes_every_ready_made_question(ds, metadata):
+    """The pictures' data comes from canned queries anyone can call: the codebook page says
+    what each one answers and takes."""
+    about = page(ds, "/about")
+    queries = metadata["databases"]["imu"]["queries"]
+    assert {"network", "relation_claims", "events_per_year"} <= set(queries)
+    for name, query in queries.items():
+        section = re.search(rf'<section class="imu-codebook" id="query-{name}">(.*?)</section>', about, re.S)
+        assert section, name
+        assert f'href="/imu/{name}"' in section[1] and query["title"] in text_of(section[1])
+        for param in query.get("params") or []:
+            assert f"<code>{param}</code>" in section[1], (name, param)
+        assert text_of(query["description_html"])[:60] in text_of(section[1]), name
+
+
 @pytest.mark.parametrize("path", ["/", "/about", "/imu", "/imu/events", "/imu/groups/imu",
                                   "/imu/timeline?group=imu", "/imu/events_map", "/imu/nothing-here"])
 def test_every_page_has_the_footer_and_about_leads_to_about(ds, path, metadata, dataset_info):
