@@ -130,7 +130,7 @@ def relinking(send, current: str, far: bool, file: bool = False):
         body = b"".join(pieces)
         if html:
             body = relinked(body, current)
-        if whole and body and not file:
+        if body and (whole or html) and not file:  # HTML is held whole, so its length is known
             # Its length, not chunks: a proxy or client can tell a whole answer from a cut one.
             head = dict(head, headers=[(k, v) for k, v in head["headers"] if k.lower() != b"content-length"]
                         + [(b"content-length", str(len(body)).encode())])
