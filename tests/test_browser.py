@@ -168,7 +168,8 @@ def test_table_rows_show_on_the_first_screen(page, live_server):
 
 
 @pytest.mark.parametrize("path", ["/", "/imu/groups/imu", "/imu/claims/{claim}", "/imu/events/{event}",
-                                  "/imu/search?q=Rasht", "/imu/events_map", "/about"])
+                                  "/imu/search?q=Rasht", "/imu/events_map", "/about",
+                                  "/imu/network?group=imu&year=2000", "/imu/events_per_year"])
 def test_phone_width_stays_readable(browser, live_server, con, path):
     """At 390 px nothing is wider than the screen, so nothing needs sideways scrolling."""
     from conftest import local_only_page
