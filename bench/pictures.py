@@ -8,14 +8,13 @@ Uses the inspect file beside the database (made by bench/run.py); writes nothing
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sqlite3
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, picture_pages, serve, time_page  # noqa: E402
+from run import picture_pages, serve, serve_prod, time_page  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -26,8 +25,7 @@ def main(argv=None) -> int:
     import httpx
 
     inspect = args.db.with_name("inspect.json")
-    settings = [a for k, v in json.loads((ROOT / "settings.json").read_text()).items()
-                for a in ("--setting", k, str(v).lower() if isinstance(v, bool) else str(v))]
+    settings = serve_prod.settings()
     proc, base = serve(["-i", str(args.db), *(["--inspect-file", str(inspect)] if inspect.exists() else []),
                         "-m", "metadata.yml", "--plugins-dir", "plugins", "--template-dir", "templates", *settings])
     con = sqlite3.connect(f"file:{args.db}?immutable=1", uri=True)

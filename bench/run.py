@@ -35,8 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 import generate  # noqa: E402
+import serve_prod  # noqa: E402  (make serve's settings as options)
 from results import replace_section  # noqa: E402
 
 PARSE_FLOOR = """
@@ -213,9 +215,7 @@ def our_serve_args(db: Path) -> list[str]:
     recipe = re.search(r"^serve:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)[1]
     tokens = shlex.split(recipe.replace("\\\n", " "))
     tokens = tokens[tokens.index("serve") + 1:]
-    settings = []
-    for key, value in json.loads((ROOT / "settings.json").read_text()).items():
-        settings += ["--setting", key, str(value).lower() if isinstance(value, bool) else str(value)]
+    settings = serve_prod.settings()
     args, skip = [], False
     for token in tokens:
         if skip:

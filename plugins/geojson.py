@@ -26,7 +26,6 @@ import re
 from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
-from datasette.utils import tilde_encode
 from datasette.utils.asgi import Response
 from datasette.views.base import DatasetteError
 

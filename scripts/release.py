@@ -34,7 +34,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import dataset
 import geojson_export
 from dbdiff import Unreadable, changelog
 

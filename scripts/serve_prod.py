@@ -33,9 +33,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def settings() -> list[str]:
+def settings(values: dict | None = None) -> list[str]:
+    """settings.json (or the given settings) as `--setting KEY VALUE` options, as make serve passes them."""
+    if values is None:
+        values = json.loads((ROOT / "settings.json").read_text())
     out = []
-    for key, value in json.loads((ROOT / "settings.json").read_text()).items():
+    for key, value in values.items():
         out += ["--setting", key, str(value).lower() if isinstance(value, bool) else str(value)]
     return out
 

@@ -12,8 +12,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 import build_db  # noqa: E402
+import serve_prod  # noqa: E402  (make serve's settings as options)
 
 
 @pytest.fixture(scope="session")
@@ -116,8 +118,7 @@ def datasette_server(db_path: Path, settings: dict, workdir: Path):
     subprocess.run([datasette, "inspect", str(db_path), "--inspect-file", str(inspect_file)],
                    check=True, cwd=ROOT)
     port = _free_port()
-    setting_args = [a for k, v in settings.items()
-                    for a in ("--setting", k, str(v).lower() if isinstance(v, bool) else str(v))]
+    setting_args = serve_prod.settings(settings)
     log = workdir / "datasette.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
