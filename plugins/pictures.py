@@ -50,12 +50,14 @@ assert set(RELATION_STYLES) == set(RELATIONS), "every relation type needs a styl
 
 GROUPS_NAMED = labels.names_sql("groups", "group_id", "group")  # as the queries' `target`
 
+# The year of the least or greatest ISO date, not the least year of every date: SQLite then
+# reads one entry of the dates' indexes instead of every row (35 ms to 1 at 100,000 events).
 YEARS = """
 select min(y), max(y) from (
-  select min(substr(date_start, 1, 4)) as y from events union all select max(substr(date_end, 1, 4)) from events
-  union all select min(substr(date_start, 1, 4)) from group_relations
-  union all select max(substr(date_end, 1, 4)) from group_relations
-  union all select max(substr(published, 1, 4)) from sources where document is not null)"""
+  select substr(min(date_start), 1, 4) as y from events union all select substr(max(date_end), 1, 4) from events
+  union all select substr(min(date_start), 1, 4) from group_relations
+  union all select substr(max(date_end), 1, 4) from group_relations
+  union all select substr(max(published), 1, 4) from sources where document is not null)"""
 
 
 async def script(request):
