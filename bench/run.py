@@ -231,6 +231,26 @@ def our_serve_args(db: Path) -> list[str]:
     return args
 
 
+PLAIN = ("events_map", "canned query `events_map` in plain Datasette: the same SQL and rows, "
+         "Datasette's own templates, no site plugins but the SQL functions (extra: the floor)")
+
+
+def plain_serve_args(db: Path, workdir: Path) -> list[str]:
+    """Datasette with one of our canned queries and nothing else of the site: what Datasette
+    itself costs for that page. plugins/imu.py alone gives the SQL functions the query calls."""
+    import yaml
+
+    query = yaml.safe_load((ROOT / "metadata.yml").read_text())["databases"]["imu"]["queries"][PLAIN[0]]
+    folder = workdir / "plain"
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "plugins").mkdir(parents=True)
+    shutil.copy(ROOT / "plugins" / "imu.py", folder / "plugins" / "imu.py")
+    (folder / "metadata.yml").write_text(yaml.safe_dump(
+        {"databases": {"imu": {"queries": {PLAIN[0]: {"sql": query["sql"]}}}}}))
+    return ["-i", str(db), "--inspect-file", str(db.with_name("inspect.json")),
+            "-m", str(folder / "metadata.yml"), "--plugins-dir", str(folder / "plugins")]
+
+
 def first_days(db: Path) -> list[str]:
     """Distinct event dates, spread over the record, for pages that must not repeat a request."""
     con = sqlite3.connect(db)
@@ -334,6 +354,7 @@ def serve_figures(size: int, workdir: Path, n: int, naive: bool) -> list[dict]:
     servers = [serve(our_serve_args(ours))]
     if naive:
         servers.append(serve(["-i", str(dbdir / "naive.db")]))
+        servers.append(serve(plain_serve_args(ours, workdir)))
     try:
         fills = first_days(ours)
         with httpx.Client(timeout=60) as client:
@@ -344,6 +365,9 @@ def serve_figures(size: int, workdir: Path, n: int, naive: bool) -> list[dict]:
                 if naive and naive_path:
                     row["naive_ms"] = time_page(client, servers[1][1], naive_path, n, fills)
                 results.append(row)
+                if naive and our_path == f"/imu/{PLAIN[0]}":
+                    results.append({"page": PLAIN[1], "ours": our_path, "naive": None,
+                                    "ours_ms": time_page(client, servers[2][1], our_path, n, fills)})
     finally:
         for proc, _ in servers:
             proc.terminate()

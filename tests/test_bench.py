@@ -198,3 +198,6 @@ def test_benchmark_runs_at_1000_events(tmp_path):
         row = next(line for line in text.splitlines() if line.startswith(f"| {page}"))
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert all(c.isdigit() for c in cells[1:5]), row  # ours and naive, p50 and p95
+    plain = next(line for line in text.splitlines() if line.startswith("| canned query `events_map` in plain"))
+    cells = [c.strip() for c in plain.strip("|").split("|")]
+    assert cells[1].isdigit() and cells[2].isdigit(), plain  # Datasette's own floor, p50 and p95
