@@ -296,10 +296,10 @@ def served_prod(db_path: Path):
     """`make serve-prod` on a free 127.0.0.1 port; yields its URL and the hashed route."""
     sys.path.insert(0, str(ROOT / "scripts"))
     import serve_prod
-    from conftest import _free_port
+    from conftest import free_port
 
     with tempfile.TemporaryDirectory() as work:
-        port = _free_port()
+        port = free_port()
         log = open(Path(work) / "serve-prod.log", "w")
         proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve_prod.py"), "--port", str(port),
                                  "--db", str(db_path), "--run-dir", str(Path(work) / "run")],

@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     inspect = args.db.with_name("inspect.json")
     settings = serve_prod.settings()
     proc, base = serve(["-i", str(args.db), *(["--inspect-file", str(inspect)] if inspect.exists() else []),
-                        "-m", "metadata.yml", "--plugins-dir", "plugins", "--template-dir", "templates", *settings])
+                        *serve_prod.SERVE_OPTIONS, *settings])
     con = sqlite3.connect(f"file:{args.db}?immutable=1", uri=True)
     events = con.execute("select count(*) from events").fetchone()[0]
     print(f"{events:,} events, {con.execute('select count(*) from group_relations').fetchone()[0]:,} relations; "

@@ -23,7 +23,6 @@ import re
 import resource
 import shlex
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -179,17 +178,11 @@ def naive_build(files: list[Path], db: Path) -> tuple[float, int]:
 
 # ------------------------------------------------------------------ serving
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve(args: list[str]) -> tuple[subprocess.Popen, str]:
     """Start Datasette on a free local port; returns the process and its base URL."""
     import httpx
 
-    port = free_port()
+    port = serve_prod.free_port()
     proc = subprocess.Popen([str(BIN / "datasette"), "serve", *args, "--host", "127.0.0.1",
                              "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)

@@ -43,8 +43,6 @@ def metadata() -> dict:
 @pytest.fixture(scope="session")
 def codebook(db_path) -> dict:
     """The built database's codebook: {table: {"description": ..., "columns": {column: description}}}."""
-    import sqlite3
-
     out = {}
     with contextlib.closing(sqlite3.connect(db_path)) as con:
         for table, column, description in con.execute(
@@ -60,8 +58,6 @@ def codebook(db_path) -> dict:
 @pytest.fixture(scope="session")
 def dataset_info(db_path) -> dict:
     """The built database's dataset_info, as {key: value}."""
-    import sqlite3
-
     with contextlib.closing(sqlite3.connect(db_path)) as con:
         return dict(con.execute("select key, value from dataset_info"))
 
@@ -88,19 +84,12 @@ def ds(db_path, metadata, settings):
 
 # ---------------------------------------------------------------- a real server and browser
 
-# The options `make serve` passes besides the database, host, port and settings
-# (tests/test_browser.py checks the Makefile still says the same).
-SERVE_OPTIONS = ["-m", "metadata.yml", "--plugins-dir", "plugins", "--template-dir", "templates"]
+# The options `make serve` passes besides the database, host, port and settings are
+# serve_prod.SERVE_OPTIONS (tests/test_browser.py checks the Makefile still says the same).
+SERVE_OPTIONS = serve_prod.SERVE_OPTIONS
+free_port = serve_prod.free_port
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -117,7 +106,7 @@ def datasette_server(db_path: Path, settings: dict, workdir: Path):
     inspect_file = workdir / "inspect.json"
     subprocess.run([datasette, "inspect", str(db_path), "--inspect-file", str(inspect_file)],
                    check=True, cwd=ROOT)
-    port = _free_port()
+    port = free_port()
     setting_args = serve_prod.settings(settings)
     log = workdir / "datasette.log"
     with open(log, "wb") as out:

@@ -19,7 +19,7 @@ import urllib.request
 import pytest
 
 import dataset
-from conftest import ROOT, _free_port, datasette_server
+from conftest import ROOT, datasette_server, free_port
 
 PAGES = ["/", "/about", "/imu/groups/imu", "/imu/timeline?group=imu", "/imu/events_map",
          "/imu/events", "/robots.txt"]
@@ -53,7 +53,7 @@ def deployed(db_path, tmp_path_factory):
     subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", *shlex.split(install)],
                    cwd=folder, env=env, check=True)
     subprocess.run(shlex.split(inspect), cwd=folder, env=env, check=True)
-    port = _free_port()
+    port = free_port()
     # The container listens on every interface; tests bind only to 127.0.0.1.
     argv = shlex.split(cmd.replace("$PORT", str(port)).replace("0.0.0.0", "127.0.0.1"))
     log = open(work / "server.log", "w")  # a pipe nobody reads would fill and stall the server

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, SERVE_OPTIONS, _free_port
+from conftest import ROOT, free_port
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import serve_prod  # noqa: E402
@@ -32,7 +32,7 @@ def get(url: str):
 @pytest.fixture(scope="module")
 def prod(db_path, tmp_path_factory):
     run = tmp_path_factory.mktemp("prod")
-    port = _free_port()
+    port = free_port()
     # Its log goes to a file: a pipe nobody reads would fill and stall the replicas.
     log = open(run / "serve-prod.log", "w")
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve_prod.py"), "--port", str(port),
@@ -53,10 +53,6 @@ def prod(db_path, tmp_path_factory):
     proc.send_signal(signal.SIGTERM)
     proc.wait(20)
     log.close()
-
-
-def test_replicas_run_make_serves_options():
-    assert serve_prod.SERVE_OPTIONS == SERVE_OPTIONS
 
 
 def test_pages_are_cached_by_the_proxy(prod):
