@@ -82,6 +82,27 @@ def ds(db_path, metadata, settings):
     return make_datasette(db_path, metadata, settings)
 
 
+@pytest.fixture(scope="module")
+def hashed(db_path, metadata, settings):
+    """Datasette with content-hashed URLs, as the published site has them (IMU_HASHED_URLS=1;
+    plugins/hashed.py reads it at start-up only)."""
+    import asyncio
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IMU_HASHED_URLS", "1")
+        ds = make_datasette(db_path, metadata, settings)
+        asyncio.run(ds.invoke_startup())
+    return ds
+
+
+@pytest.fixture(scope="session")
+def route(db_path) -> str:
+    """The database's hashed route, worked out here from its bytes."""
+    import hashlib
+
+    return "imu-" + hashlib.sha256(db_path.read_bytes()).hexdigest()[:7]
+
+
 # ---------------------------------------------------------------- a real server and browser
 
 # The options `make serve` passes besides the database, host, port and settings are

@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import xml.etree.ElementTree as ET
-
-import pytest
 
 import labels
 from test_queries import get
@@ -28,11 +25,6 @@ def allowed(robots: str, path: str) -> bool:
             if len(rule) > best[0] or (len(rule) == best[0] and verdict):
                 best = (len(rule), verdict)
     return best[1]
-
-
-@pytest.fixture(scope="module")
-def con(db_path):
-    return sqlite3.connect(db_path)
 
 
 def test_robots_lets_crawlers_index_records_not_permutations(ds, con):

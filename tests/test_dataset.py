@@ -31,13 +31,6 @@ from test_queries import columns, user_tables
 CFF_SCHEMA = ROOT / "tests" / "data" / "cff-schema-1.2.0.json"  # from the cffconvert 2.0.0 wheel
 
 
-@pytest.fixture(scope="module")
-def con(db_path):
-    con = sqlite3.connect(db_path)
-    yield con
-    con.close()
-
-
 def views(con) -> list[str]:
     return [r[0] for r in con.execute("select name from sqlite_master where type = 'view' order by name")]
 
@@ -140,12 +133,8 @@ def test_every_column_of_every_table_and_view_has_exactly_one_codebook_row(con):
 
 def test_the_codebook_says_types_values_and_keys_as_the_schema_does(con):
     def row(table, column):
-        con.row_factory = sqlite3.Row
-        try:
-            return con.execute("select * from codebook where table_name = ? and column_name = ?",
-                               [table, column]).fetchone()
-        finally:
-            con.row_factory = None
+        return con.execute("select * from codebook where table_name = ? and column_name = ?",
+                           [table, column]).fetchone()
 
     event_type = row("events", "event_type")
     assert json.loads(event_type["allowed_values"]) == list(RECORDS["events"].field("event_type").choices)

@@ -2,7 +2,6 @@
 RFC 7946 collections, checked with the geojson library, that say the same thing."""
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import subprocess
@@ -14,12 +13,9 @@ import pytest
 
 import geojson_export
 from conftest import ROOT, make_datasette
+from test_queries import get
 
 WITH_COORDINATES = "latitude is not null and longitude is not null"
-
-
-def get(ds, path):
-    return asyncio.run(ds.client.get(path))
 
 
 def collection(response):

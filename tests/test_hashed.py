@@ -3,32 +3,16 @@ folder turn them on (IMU_HASHED_URLS=1), and off for `make serve`."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import ROOT, make_datasette
+from conftest import ROOT
+from test_queries import get
 
 FAR = "public, max-age=31536000, immutable"
 
-
-@pytest.fixture
-def hashed(db_path, metadata, settings, monkeypatch):
-    monkeypatch.setenv("IMU_HASHED_URLS", "1")
-    ds = make_datasette(db_path, metadata, settings)
-    asyncio.run(ds.invoke_startup())
-    return ds
-
-
-@pytest.fixture
-def route(db_path) -> str:
-    return "imu-" + hashlib.sha256(db_path.read_bytes()).hexdigest()[:7]
-
-
-def get(ds, path):
-    return asyncio.run(ds.client.get(path))
 
 
 # Sections whose URLs are not offered as working: the benchmark's are synthetic, and the

@@ -3,7 +3,6 @@
 worked out here in Python. The browser tests are in tests/test_pictures_browser.py."""
 from __future__ import annotations
 
-import asyncio
 import calendar
 import datetime
 import sqlite3
@@ -14,25 +13,9 @@ from datasette.utils import module_from_path
 
 from conftest import ROOT
 from schema import RELATIONS
+from test_queries import get, rows
 
 pictures = module_from_path(str(ROOT / "plugins" / "pictures.py"), name="pictures.py")
-
-
-def get(ds, path, **params):
-    return asyncio.run(ds.client.get(path, params=params or None))
-
-
-def rows(ds, query, **params):
-    r = get(ds, f"/imu/{query}.json", _shape="array", **params)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-@pytest.fixture(scope="module")
-def con(db_path):
-    con = sqlite3.connect(db_path)
-    con.row_factory = sqlite3.Row
-    return con
 
 
 # ---------------------------------------------------------------- what a relation's dates allow
@@ -285,16 +268,8 @@ def test_scripts_never_hard_code_the_database_url():
         assert "/imu" not in (ROOT / "plugins" / name).read_text()
 
 
-def test_data_urls_follow_hashed_routes(db_path, metadata, settings, monkeypatch):
+def test_data_urls_follow_hashed_routes(hashed, route):
     """Published with content-hashed URLs, the page names the hashed data URLs, and they answer."""
-    import hashlib
-
-    from conftest import make_datasette
-
-    monkeypatch.setenv("IMU_HASHED_URLS", "1")
-    hashed = make_datasette(db_path, metadata, settings)
-    asyncio.run(hashed.invoke_startup())
-    route = "imu-" + hashlib.sha256(db_path.read_bytes()).hexdigest()[:7]
     html = get(hashed, f"/{route}/network", group="imu").text
     assert f'data-data="/{route}/network.json"' in html and f'data-claims="/{route}/relation_claims.json"' in html
     assert get(hashed, f"/{route}/network.json", group="imu", year="2000", _shape="array").json()

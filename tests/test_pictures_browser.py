@@ -4,7 +4,6 @@ worked out in Python (tests/test_pictures.py), not with the page's own query."""
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import pytest
 
@@ -16,12 +15,6 @@ DRAWN = """() => window.imuNetwork.edges().filter(e => !e.hasClass('imu-hidden')
   colour: e.style('line-color'), from: e.source().data('group_id'), to: e.target().data('group_id')}))"""
 NODES = "() => window.imuNetwork.nodes().filter(n => !n.hasClass('imu-hidden')).map(n => n.data('group_id'))"
 
-
-@pytest.fixture(scope="module")
-def con(db_path):
-    con = sqlite3.connect(db_path)
-    con.row_factory = sqlite3.Row
-    return con
 
 
 def open_network(page, url, year=None):

@@ -77,9 +77,9 @@ def test_foreign_key_checks_run(folder, tmp_path):
     assert found == {("claims", "foreign-key"), ("sources", "foreign-key")}, errors(report)
 
 
-def test_the_schemas_come_from_the_codebook(package, db_path):
+def test_the_schemas_come_from_the_codebook(package, db_path, dataset_info):
+    info = dataset_info
     with contextlib.closing(sqlite3.connect(db_path)) as con:
-        info = dict(con.execute("select key, value from dataset_info"))
         refs = con.execute("select table_name, column_name, refers_to from codebook where refers_to is not null "
                            "and table_name != 'search_index'").fetchall()
         certainties = json.loads(con.execute("select allowed_values from codebook where table_name = 'claims' "

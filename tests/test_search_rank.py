@@ -7,15 +7,14 @@ its record. Expectations are taken from the built database where they can be.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import re
 import sqlite3
 
 import pytest
 
-from conftest import ROOT
 from fold import fold
 from labels import source_label
+from test_queries import load_plugin
 
 
 def search(ds, q):
@@ -160,11 +159,8 @@ def test_hostile_text_never_errors(ds, q):
 
 def plugin_connection(db_path):
     """A connection with the site's SQL functions (fold, escape_fts...), as Datasette makes it."""
-    spec = importlib.util.spec_from_file_location("imu_plugin", ROOT / "plugins" / "imu.py")
-    plugin = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plugin)
     conn = sqlite3.connect(db_path)
-    plugin.prepare_connection(conn)
+    load_plugin().prepare_connection(conn)
     return conn
 
 

@@ -1,17 +1,13 @@
 """The map's tile provider, set in the environment for a public site (plugins/tiles.py)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
-from conftest import ROOT
-from test_queries import get
+from test_queries import get, load_plugin
 
-spec = importlib.util.spec_from_file_location("tiles_plugin", ROOT / "plugins" / "tiles.py")
-tiles = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tiles)
+tiles = load_plugin("tiles")
 
 PROVIDER = "https://tiles.example.com/{z}/{x}/{y}.png?key=abc"
 CREDIT = "&copy; OpenStreetMap contributors, tiles by Example"
