@@ -10,7 +10,11 @@ RELEASE_INSTALLED := $(VENV)/.installed-release
 DIR ?= build/deploy
 APP ?= imu-dataset
 SEEDS := $(wildcard seeds/*.yml)
-SETTINGS = $(shell $(PY) -c "import json; print(' '.join(f'--setting {k} {str(v).lower() if isinstance(v, bool) else v}' for k, v in json.load(open('settings.json')).items()))")
+# settings.json as --setting options, by the one helper the replicas, tests and bench use.
+SETTINGS = $(shell $(PY) -c "import sys; sys.path.insert(0, 'scripts'); import serve_prod; print(*serve_prod.settings())")
+# Debian packages the project needs beyond Python's; Debian starts its own nginx on port 80: not ours.
+APT_INSTALL = apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+NGINX_STOP = service nginx stop >/dev/null 2>&1 || true
 
 .PHONY: serve serve-prod prod-deps test build test-deps clean deploy-dir publish release
 
@@ -67,8 +71,7 @@ serve-prod: build prod-deps
 
 prod-deps:
 	@test -x /usr/sbin/nginx || { echo "installing Debian's nginx for serve-prod"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; \
-		service nginx stop >/dev/null 2>&1 || true; }  # Debian starts its own on port 80: not ours
+		$(APT_INSTALL) nginx; $(NGINX_STOP); }
 
 # Browser tests drive Debian's Chromium, the build's tests compare `sqlite3 .dump`
 # outputs, and serve-prod's tests start nginx; install what is missing (as root, through apt).
@@ -77,8 +80,7 @@ test-deps:
 	test -x /usr/bin/sqlite3 || missing="$$missing sqlite3"; \
 	test -x /usr/sbin/nginx || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then echo "installing Debian's$$missing for the tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-		service nginx stop >/dev/null 2>&1 || true; fi
+		$(APT_INSTALL) $$missing; $(NGINX_STOP); fi
 
 test: $(TEST_INSTALLED) test-deps
 	$(PY) -m pytest
