@@ -43,6 +43,11 @@ def settings(values: dict | None = None) -> list[str]:
     return out
 
 
+def record_replicas(run: Path, replicas: dict[int, subprocess.Popen]) -> None:
+    """replicas.json: each replica's port and process id, for the tests and an operator."""
+    (run / "replicas.json").write_text(json.dumps({str(p): r.pid for p, r in replicas.items()}))
+
+
 def replica(db: Path, inspect: Path, port: int) -> subprocess.Popen:
     """`make serve`'s server, with content-hashed URLs on (plugins/hashed.py)."""
     return subprocess.Popen([str(BIN / "datasette"), "serve", "-i", str(db), "--inspect-file", str(inspect),
@@ -92,7 +97,7 @@ def main(argv=None) -> int:
     subprocess.run([str(BIN / "datasette"), "inspect", str(db), "--inspect-file", str(inspect)], check=True)
     ports = [free_port() for _ in range(args.replicas)]
     replicas = {p: replica(db, inspect, p) for p in ports}
-    (run / "replicas.json").write_text(json.dumps({str(p): r.pid for p, r in replicas.items()}))
+    record_replicas(run, replicas)
     proxy = subprocess.Popen([nginx, "-p", str(run), "-c", str(nginx_conf(run, args.host, args.port, db, ports, hashed_route(inspect)))])
     stopping = []
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -104,7 +109,7 @@ def main(argv=None) -> int:
                 if proc.poll() is not None:  # a replica died: start it again on its port
                     print(f"replica on port {port} exited ({proc.returncode}); restarting", flush=True)
                     replicas[port] = replica(db, inspect, port)
-                    (run / "replicas.json").write_text(json.dumps({str(p): r.pid for p, r in replicas.items()}))
+                    record_replicas(run, replicas)
             time.sleep(0.5)
     finally:
         for proc in [proxy, *replicas.values()]:
