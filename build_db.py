@@ -42,7 +42,7 @@ from fold import fold
 from quotes import DOCS, Documents, check_claims
 from seedparse import Mapping, duplicate_errors, read_seed, short
 from schema import (
-    EXTRA_COLUMNS, FTS, FTS_TOKENIZE, INDEXES, RECORDS, SLUG, TOP_LEVEL, Field, Record,
+    FTS, FTS_TOKENIZE, INDEXES, RECORDS, SLUG, TOP_LEVEL, Field, Record, table_fields,
 )
 
 SLUG_RE = re.compile(SLUG)
@@ -377,27 +377,18 @@ def merge(results: list[FileResult]) -> None:
 # ---------------------------------------------------------------- loading
 
 def table_columns(table: str) -> dict[str, type]:
-    spec = next(s for s in RECORDS.values() if s.table == table)
-    cols = {"id": str}
-    cols.update({f.col: f.sql_type for f in spec.fields})
-    cols.update({f.col: f.sql_type for f in EXTRA_COLUMNS.get(table, ())})
-    return cols
+    return {"id": str} | {f.col: f.sql_type for f in table_fields(table)}
 
 
 def foreign_keys(table: str) -> list[tuple[str, str, str]]:
-    spec = next(s for s in RECORDS.values() if s.table == table)
-    fks = [(f.col, f.ref, "id") for f in spec.fields if f.ref]
-    for parent_type, col in spec.parent_column.items():
-        fks.append((col, RECORDS[parent_type].table, "id"))
-    return fks
+    return [(f.col, f.ref, "id") for f in table_fields(table) if f.ref]
 
 
 def described() -> dict[str, tuple[str, tuple[Field, ...]]]:
     """Each table's and view's description and the fields that describe its columns, for
     the codebook (dataset.py); each is written where the table or view is defined."""
-    tables = {t: (spec.description, (*spec.fields, *EXTRA_COLUMNS.get(t, ())))
-              for spec in RECORDS.values() for t in [spec.table]}
-    return ({t: tables[t] for t in TABLE_ORDER} | {"search_index": (SEARCH_DESCRIPTION, SEARCH_FIELDS)}
+    return ({t: (RECORDS[t].description, table_fields(t)) for t in TABLE_ORDER}
+            | {"search_index": (SEARCH_DESCRIPTION, SEARCH_FIELDS)}
             | {name: (view.description, view.fields) for name, view in VIEWS.items()})
 
 
@@ -427,8 +418,7 @@ class View:
 
 def same_as(table: str, column: str, name: str | None = None) -> Field:
     """A view's column that shows a table's column: described and constrained as that one."""
-    spec = next(s for s in RECORDS.values() if s.table == table)
-    f = next(f for f in (*spec.fields, *EXTRA_COLUMNS.get(table, ())) if f.col == column)
+    f = next(f for f in table_fields(table) if f.col == column)
     return replace(f, name=name or column, column=None, required=False)
 
 

@@ -391,6 +391,19 @@ EXTRA_COLUMNS: dict[str, tuple[Field, ...]] = {
     ),
 }
 
+
+
+def table_fields(table: str) -> tuple[Field, ...]:
+    """Every column of a table but its `id`, described: its record's fields, then the rest.
+    Their `ref`s are the table's foreign keys."""
+    return (*RECORDS[table].fields, *EXTRA_COLUMNS.get(table, ()))
+
+
+assert all({(col, RECORDS[parent].table) for parent, col in spec.parent_column.items()}
+           <= {(f.col, f.ref) for f in table_fields(table)} for table, spec in RECORDS.items()), \
+    "every link to a parent record needs its column, with its ref, in EXTRA_COLUMNS"
+
+
 # Full-text search: the text columns of each table, indexed last.
 FTS = {
     "groups": ["name", "description"],
