@@ -123,6 +123,9 @@ def temp_path(out: Path) -> Path:
     return Path(tmp)
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
 def out_problem(out: Path, seeds: Path) -> str | None:
     """Why the build must not write `out`: it would destroy something that is not a database."""
     try:
@@ -138,7 +141,7 @@ def out_problem(out: Path, seeds: Path) -> str | None:
                 head = f.read(16)
         except OSError as exc:
             return f"cannot be read: {exc.strerror or exc}"
-        if head and head != b"SQLite format 3\x00":
+        if head and head != SQLITE_HEADER:
             return "exists and is not an SQLite database; it would be overwritten"
     return None
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dates import row_phrase
+from files import temp_path
 from labels import record_url
 
 # The events columns a feature is made from (the site asks its JSON API for these only).
@@ -92,9 +93,9 @@ def write_geojson(db_path: str | Path, out_path: str | Path, base_url: str = "",
     """Write every event with coordinates to out_path, `page` rows at a time; returns how
     many. `base_url` (the site's address, no trailing slash) makes each `link` absolute;
     without it the links are the site's paths (/imu/events/<id>)."""
+    tmp = temp_path(Path(out_path))
     conn = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
-    tmp = Path(str(out_path) + ".tmp")
     count = 0
     try:
         cursor = conn.execute(EVENTS_SQL)

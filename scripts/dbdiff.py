@@ -21,7 +21,9 @@ import sqlite3
 import sys
 from pathlib import Path
 
-SQLITE_HEADER = b"SQLite format 3\x00"
+from dataset import shown_tables
+from files import SQLITE_HEADER
+
 DERIVED = {"search_index": "made from the other tables at build time"}
 CALLED_OUT = ("quote", "certainty")  # of a claim
 
@@ -42,12 +44,8 @@ def connect(path: Path) -> sqlite3.Connection:
 def tables(conn) -> dict[str, list[str]]:
     """{table: columns} of the tables worth comparing: no SQLite internals, full-text
     indexes or their shadow tables."""
-    rows = conn.execute("select name, sql from sqlite_master where type = 'table' "
-                        "and name not like 'sqlite_%' order by name").fetchall()
-    virtual = [name for name, sql in rows if (sql or "").upper().startswith("CREATE VIRTUAL")]
     return {name: [c[1] for c in conn.execute(f"pragma table_info([{name}])")]
-            for name, _ in rows
-            if name not in virtual and not any(name.startswith(v + "_") for v in virtual)}
+            for name, kind in shown_tables(conn) if kind == "table"}
 
 
 def code(text: str) -> str:

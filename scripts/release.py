@@ -36,6 +36,7 @@ from pathlib import Path
 
 import geojson_export
 from dbdiff import Unreadable, changelog
+from files import temp_path
 
 ROOT = Path(__file__).resolve().parent.parent
 LEFT_OUT = {"search_index": "made at build time from the other tables for the site's search; it is in imu.db"}
@@ -84,19 +85,20 @@ def table_schema(conn: sqlite3.Connection, table: str) -> dict:
     return out
 
 
-def resources(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    """(name, 'table' or 'view') of what goes into the CSVs: what the codebook lists, in its
-    order, less LEFT_OUT."""
-    return [(name, kind) for name, kind in conn.execute(
-        "select table_name, table_type from codebook where position = 0 order by rowid")
+def resources(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """(name, 'table' or 'view', description) of what goes into the CSVs: what the codebook
+    lists, in its order, less LEFT_OUT."""
+    return [(name, kind, description) for name, kind, description in conn.execute(
+        "select table_name, table_type, description from codebook where position = 0 order by rowid")
         if name not in LEFT_OUT]
 
 
 def write_csv(conn: sqlite3.Connection, table: str, out: Path) -> int:
     """The table's rows as CSV (RFC 4180, UTF-8, a header row, NULL as an empty field) in
     primary-key order, or by every column for a view; returns how many rows."""
-    columns = [r[1] for r in conn.execute(f"pragma table_info([{table}])")]
-    keys = [r[1] for r in sorted(conn.execute(f"pragma table_info([{table}])"), key=lambda r: r[5]) if r[5]]
+    described = conn.execute(f"pragma table_info([{table}])").fetchall()
+    columns = [r[1] for r in described]
+    keys = [r[1] for r in sorted(described, key=lambda r: r[5]) if r[5]]
     order = ", ".join(f"[{c}]" for c in (keys or columns))
     n = 0
     with open(out, "w", encoding="utf-8", newline="") as f:
@@ -112,9 +114,9 @@ def info(conn: sqlite3.Connection) -> dict[str, str]:
     return dict(conn.execute("select key, value from dataset_info"))
 
 
-def descriptor(conn: sqlite3.Connection, counts: dict[str, int]) -> dict:
-    """datapackage.json: the package's metadata from dataset_info, a resource per CSV."""
-    about = info(conn)
+def descriptor(conn: sqlite3.Connection, about: dict[str, str], listed: list[tuple[str, str, str]],
+               counts: dict[str, int]) -> dict:
+    """datapackage.json: the package's metadata from dataset_info (`about`), a resource per CSV."""
     documents = conn.execute("select title, url from sources where document is not null order by id").fetchall()
     left_out = "; ".join(f"{t} ({why})" for t, why in LEFT_OUT.items())
     return {
@@ -139,20 +141,16 @@ def descriptor(conn: sqlite3.Connection, counts: dict[str, int]) -> dict:
             "format": "csv",
             "mediatype": "text/csv",
             "encoding": "utf-8",
-            "description": conn.execute("select description from codebook where table_name = ? and position = 0",
-                                        [name]).fetchone()[0] + (" (a view in imu.db)" if kind == "view" else ""),
+            "description": description + (" (a view in imu.db)" if kind == "view" else ""),
             "schema": table_schema(conn, name),
             "rows": counts[name],
-        } for name, kind in resources(conn)],
+        } for name, kind, description in listed],
     }
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def write_sums(folder: Path) -> None:
@@ -166,7 +164,7 @@ def write_zip(folder: Path, out: Path, date: str) -> None:
     """The folder as a zip whose bytes depend only on its files: entries sorted, each dated
     the records' date, with the same permissions."""
     stamp = tuple(int(x) for x in date.split("-")) + (0, 0, 0)
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = temp_path(out)
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         for p in sorted(p for p in folder.rglob("*") if p.is_file()):
             entry = zipfile.ZipInfo(f"{folder.name}/{p.relative_to(folder).as_posix()}", stamp)
@@ -200,8 +198,9 @@ def build(db: Path, out: Path, previous: Path | None = None, base_url: str = "",
         if folder.exists():
             shutil.rmtree(folder)
         (folder / "data").mkdir(parents=True)
-        counts = {t: write_csv(conn, t, folder / "data" / f"{t}.csv") for t, _ in resources(conn)}
-        package = descriptor(conn, counts)
+        listed = resources(conn)
+        counts = {t: write_csv(conn, t, folder / "data" / f"{t}.csv") for t, _, _ in listed}
+        package = descriptor(conn, about, listed, counts)
     (folder / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
     shutil.copyfile(db, folder / "imu.db")
