@@ -129,3 +129,22 @@ async def render(datasette, columns, rows, request, database, table, view_name):
 @hookimpl
 def register_output_renderer(datasette):
     return {"extension": "geojson", "render": render, "can_render": has_coordinates}
+
+
+def without_counts(scope) -> dict:
+    """Datasette builds a table's whole page, its count and facets included, before it hands
+    a renderer the rows, and table_pages then reads the rows again through the JSON API: a
+    `.geojson` request asks Datasette not to count (each facet counts every matching row)."""
+    if scope.get("type") != "http" or not scope.get("path", "").endswith(".geojson"):
+        return scope
+    query = scope.get("query_string", b"")
+    return dict(scope, query_string=(query + b"&" if query else b"") + b"_nocount=1&_nofacet=1")
+
+
+@hookimpl
+def asgi_wrapper():
+    def wrap(app):
+        async def geojson_without_counts(scope, receive, send):
+            await app(without_counts(scope), receive, send)
+        return geojson_without_counts
+    return wrap
