@@ -47,6 +47,9 @@ NEVER_SHOWN = (labels.MACHINERY | labels.DATE_PARTS) - set().union(*POLYMORPHIC.
 CUT = 160  # characters of long text a table cell shows; the record page shows it whole
 
 
+# The metadata keys get_metadata's answer can hold (at the top, a database's or a table's
+# level); Datasette asks for others, `allow` most, hundreds of times a page.
+ABOUT_KEYS = frozenset({None, "databases", "title", "license", "license_url", "description", "columns"})
 # What each server's database says about itself: {"info": dataset_info, "tables": the codebook}.
 ABOUT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -77,7 +80,7 @@ def get_metadata(datasette, key, database, table):
     served. Datasette asks many times a page and merges each answer into its own
     dictionaries (metadata.yml's win), so each answer is made of new ones."""
     about = ABOUT.get(datasette)
-    if not about:
+    if not about or key not in ABOUT_KEYS:
         return {}
     meta = {k: about["info"][k] for k in ("title", "license", "license_url") if k in about["info"]}
     meta["databases"] = {DB: {"tables": {
