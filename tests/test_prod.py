@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -93,6 +94,18 @@ def test_a_replica_that_dies_is_restarted_and_no_request_fails(prod):
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+def test_a_made_up_host_is_not_cached_for_other_readers(prod):
+    """Pages with absolute links name the Host they were asked by; the proxy keeps one copy per Host."""
+    url, _, _ = prod
+    path = "/sitemap-pages.xml?_host_test=1"
+    forged = urllib.request.Request(url + path, headers={"Host": "evil.example"})
+    with urllib.request.urlopen(forged, timeout=30) as r:
+        assert b"http://evil.example/" in r.read()
+    status, headers, body = get(url + path)
+    assert status == 200 and b"evil.example" not in body, headers
+    assert f"http://{urlsplit(url).netloc}/".encode() in body
 
 
 def get_once(url: str):
