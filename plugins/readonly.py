@@ -30,6 +30,7 @@ from datasette import hookimpl
 from datasette.database import QueryInterrupted
 import datasette.handle_exception
 from datasette.handle_exception import handle_exception as datasette_error_page
+from datasette.plugins import pm
 from datasette.utils import ValueAsBooleanError
 from datasette.utils.asgi import Request
 from datasette.views.base import DatasetteError
@@ -41,8 +42,6 @@ PUBLIC_UNDER_DASH = re.compile(r"^/-/(static/|static-plugins/|metadata(\.json)?$
 # Datasette's index, database, table and row routes with a format (paths with a "-"
 # segment are Datasette's own or a plugin's, not data).
 DATA_FORMAT = re.compile(r"^/(?:[^/.]+(?:/[^/.]+(?:/[^/]+?)?)?)?\.(?P<format>\w+)$")
-# The site's own files for crawlers (plugins/crawlers.py), not data with a format.
-CRAWLER_FILES = re.compile(r"^/(robots\.txt|sitemap(-[a-z_]+-[0-9]+|-pages)?\.xml)$")
 SEARCH_PARAM = re.compile(r"^(q|_search(_.+)?)$")
 # Exceptions that a bad value in the query string raises inside Datasette.
 PARAMETER_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, sqlite3.Error,
@@ -61,16 +60,23 @@ def known_formats(datasette) -> set[str]:
     return set(datasette.renderers) | {"csv", "jsono", "db"}
 
 
-def refusal(datasette, scope) -> tuple[int, str] | None:
-    """(status, message) for a request refused before Datasette sees it."""
+def plugin_routes(datasette) -> list[re.Pattern]:
+    """The paths plugins serve themselves (robots.txt, the sitemaps...): files, not data with a format."""
+    return [re.compile(pattern) for routes in pm.hook.register_routes(datasette=datasette)
+            for pattern, _ in routes or ()]
+
+
+def refusal(datasette, scope, routes: list[re.Pattern] = ()) -> tuple[int, str] | None:
+    """(status, message) for a request refused before Datasette sees it; `routes` are
+    plugin_routes()."""
     if scope["method"] not in METHODS:
         return 405, "Method not allowed: this site is read-only"
     path = scope["path"]
     if path.startswith("/-/") and not PUBLIC_UNDER_DASH.match(path):
         return 404, "Not found"
     m = DATA_FORMAT.match(path)
-    static = (path == "/favicon.ico" or CRAWLER_FILES.match(path)
-              or any(path.startswith(f"/{mount}/") for mount, _ in datasette.static_mounts))
+    static = m and (path == "/favicon.ico" or any(r.match(path) for r in routes)
+                    or any(path.startswith(f"/{mount}/") for mount, _ in datasette.static_mounts))
     if m and not static and "/-/" not in path and m["format"] not in known_formats(datasette):
         return 404, f"Not found: this site has no .{m['format']} format"
     query = scope.get("query_string", b"").decode("latin-1")
@@ -93,10 +99,12 @@ async def send_error(datasette, scope, receive, send, status: int, message: str)
 
 @hookimpl
 def asgi_wrapper(datasette):
+    routes = plugin_routes(datasette)
+
     def wrap(app):
         async def public_surface(scope, receive, send):
             if scope["type"] == "http":
-                refused = refusal(datasette, scope)
+                refused = refusal(datasette, scope, routes)
                 if refused:
                     return await send_error(datasette, scope, receive, send, *refused)
             await app(scope, receive, send)
