@@ -14,7 +14,6 @@ metadata.yml sets no tile layer, so these reach datasette-cluster-map's configur
 """
 from __future__ import annotations
 
-import functools
 import os
 
 from datasette import hookimpl
@@ -36,23 +35,15 @@ def tile_config(environ) -> dict:
     return {"tile_layer": url, "tile_layer_options": {"attribution": attribution, "maxZoom": int(zoom)}}
 
 
-@functools.lru_cache(maxsize=4)
-def checked(url, attribution, zoom) -> tuple:
-    config = tile_config({URL: url or "", ATTRIBUTION: attribution or "", MAX_ZOOM: zoom or "19"})
-    return (config["tile_layer"], config["tile_layer_options"]["attribution"],
-            config["tile_layer_options"]["maxZoom"]) if config else ()
-
-
 @hookimpl
 def get_metadata(datasette, key, database, table):
-    # Datasette asks for metadata many times a page, and merges the answer into its own
-    # dictionaries: the check is done once, and each answer is a new dictionary.
-    found = checked(os.environ.get(URL), os.environ.get(ATTRIBUTION), os.environ.get(MAX_ZOOM))
-    if not found:
+    # Datasette asks for metadata many times a page (for `plugins` only through
+    # plugin_config) and merges each answer into its own dictionaries: tile_config makes
+    # a new one each time.
+    if key not in (None, "plugins"):
         return {}
-    url, attribution, zoom = found
-    return {"plugins": {"datasette-cluster-map": {
-        "tile_layer": url, "tile_layer_options": {"attribution": attribution, "maxZoom": zoom}}}}
+    config = tile_config(os.environ)
+    return {"plugins": {"datasette-cluster-map": config}} if config else {}
 
 
 @hookimpl
