@@ -10,14 +10,16 @@
   description from there, so the site describes the very file it serves and metadata.yml
   keeps only what is Datasette's own.
 - `imu_site` on every page, error pages too, for the footer (templates/_footer.html):
-  licence, citation, the dataset's version and date; `/-/static-plugins/imu/site.css`,
-  the stylesheet.
+  licence, citation, the dataset's version and date.
+- `/-/static-plugins/imu/<file>`: the site's own files (FILES): the stylesheet, and the
+  scripts of the network and chart pages with the libraries they use.
 - Table pages: `imu_shown` leaves the machinery columns (labels.MACHINERY) out of the
   HTML table. Every cell the site renders specially goes through the one `render_cell`.
 - The JSON API gets `popup` as a JSON object (`asgi_wrapper`).
 """
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from pathlib import Path
@@ -25,13 +27,17 @@ from urllib.parse import parse_qsl
 
 import markupsafe
 from datasette import hookimpl
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import NotFound, Response
 
 import labels
 from dates import row_phrase
 from schema import CLAIM, RECORDS
 
-STYLESHEET = Path(__file__).resolve().parent / "site.css"  # beside the plugins, so a deploy carries it
+HERE = Path(__file__).resolve().parent
+# The site's own files, beside the plugins so that a deploy carries them: the stylesheet,
+# the pictures' scripts and the libraries they draw with (plugins/vendor/, from npm).
+FILES = {p.name: p for p in [HERE / "site.css", *HERE.glob("*.js"), *(HERE / "vendor").glob("*.js")]}
+FILE_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 DB = "imu"
 SITE = f"/{DB}/"
 # The order a reader meets the tables in: who and what first, the evidence, then the links.
@@ -274,15 +280,23 @@ async def about(datasette, request):
         request=request, view_name="imu-about")))
 
 
-async def stylesheet(request):
-    return Response(STYLESHEET.read_text(), content_type="text/css; charset=utf-8",
+@functools.cache
+def file_bytes(name: str) -> bytes:
+    return FILES[name].read_bytes()  # read once: the scripts run to 435 KB
+
+
+async def site_file(request):
+    name = request.url_vars["name"]
+    if name not in FILES:
+        raise NotFound("No such file")
+    return Response(file_bytes(name), content_type=FILE_TYPES[FILES[name].suffix],
                     headers={"Cache-Control": "max-age=3600"})
 
 
 @hookimpl
 def register_routes():
     return [(r"^/$", home), (r"^/about$", about),
-            (r"^/-/static-plugins/imu/site\.css$", stylesheet)]
+            (r"^/-/static-plugins/imu/(?P<name>[a-z0-9_.-]+\.(?:css|js))$", site_file)]
 
 
 # ---------------------------------------------------------------- the API's popup

@@ -13,22 +13,19 @@ query-imu-events_per_year.html). Why a canned query and not a route of its own:
 
 Here: the relation styles (one colour and arrow per schema.RELATIONS type; the legend and
 the script read them from the page), the years the year control spans, the group the
-network centres on, and the scripts, served by the site itself: cytoscape, Observable
-Plot and d3 from npm, pinned in plugins/vendor/ (scripts/vendor.py), and our two.
+network centres on, and the scripts each page loads. The site serves them itself
+(plugins/pages.py, site_file): cytoscape, Observable Plot and d3 from npm, pinned in
+plugins/vendor/ (scripts/vendor.py), and our two.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from datasette import hookimpl
 from datasette.utils import tilde_decode
-from datasette.utils.asgi import NotFound, Response
 
 import labels
 from schema import RELATIONS
 
-HERE = Path(__file__).resolve().parent
-SCRIPTS = {p.name: p for p in [HERE / "network.js", HERE / "chart.js", *(HERE / "vendor").glob("*.js")]}
 DB = "imu"
 PICTURES = ("network", "events_per_year")
 
@@ -58,19 +55,6 @@ select min(y), max(y) from (
   union all select substr(min(date_start), 1, 4) from group_relations
   union all select substr(max(date_end), 1, 4) from group_relations
   union all select substr(max(published), 1, 4) from sources where document is not null)"""
-
-
-async def script(request):
-    path = SCRIPTS.get(request.url_vars["name"])
-    if path is None:
-        raise NotFound("No such script")
-    return Response(path.read_text(encoding="utf-8"), content_type="text/javascript; charset=utf-8",
-                    headers={"Cache-Control": "max-age=3600"})
-
-
-@hookimpl
-def register_routes():
-    return [(r"^/-/static-plugins/imu/(?P<name>[a-z0-9_.-]+\.js)$", script)]
 
 
 @hookimpl

@@ -261,6 +261,13 @@ def test_scripts_are_served_by_the_site(ds, name):
     assert get(ds, "/-/static-plugins/imu/nothing.js").status_code == 404
 
 
+def test_the_stylesheet_is_served_beside_them(ds):
+    r = get(ds, "/-/static-plugins/imu/site.css")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/css")
+    assert r.content == (ROOT / "plugins" / "site.css").read_bytes()
+    assert "/-/static-plugins/imu/site.css" in get(ds, "/").text
+
+
 def test_scripts_never_hard_code_the_database_url():
     from conftest import ROOT
 
