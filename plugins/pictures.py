@@ -19,7 +19,6 @@ plugins/vendor/ (scripts/vendor.py), and our two.
 """
 from __future__ import annotations
 
-
 from datasette import hookimpl
 from datasette.utils import tilde_decode
 
