@@ -31,14 +31,11 @@ import contextlib
 import json
 import random
 import re
-import signal
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -293,32 +290,11 @@ def mixed_plan(mix: list[tuple], route: str, count: int, seed: int, share: float
 
 @contextlib.contextmanager
 def served_prod(db_path: Path):
-    """`make serve-prod` on a free 127.0.0.1 port; yields its URL and the hashed route."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import serve_prod
-    from conftest import free_port
+    """`make serve-prod` on a free 127.0.0.1 port; yields its URL, the hashed route and its run folder."""
+    from conftest import serve_prod_server
 
-    with tempfile.TemporaryDirectory() as work:
-        port = free_port()
-        log = open(Path(work) / "serve-prod.log", "w")
-        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve_prod.py"), "--port", str(port),
-                                 "--db", str(db_path), "--run-dir", str(Path(work) / "run")],
-                                stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(600):
-                try:
-                    with urllib.request.urlopen(url + "/.json", timeout=2):
-                        break
-                except OSError:
-                    if proc.poll() is not None:
-                        raise SystemExit((Path(work) / "serve-prod.log").read_text()[-2000:])
-                    time.sleep(0.1)
-            yield url, serve_prod.hashed_route(Path(work) / "run" / "inspect.json"), Path(work) / "run"
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(20)
-            log.close()
+    with tempfile.TemporaryDirectory() as work, serve_prod_server(db_path, Path(work)) as served:
+        yield served
 
 
 def compare(db_path: Path, mix: list[tuple], prod_count: int, single_count: int, processes: int) -> list[dict]:

@@ -157,6 +157,40 @@ def datasette_server(db_path: Path, settings: dict, workdir: Path):
             proc.wait()
 
 
+@contextlib.contextmanager
+def serve_prod_server(db_path: Path, workdir: Path, replicas: int | None = None):
+    """`make serve-prod` (scripts/serve_prod.py) on a free 127.0.0.1 port; yields its URL,
+    the database's hashed route and the run folder (replicas.json, inspect.json)."""
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
+    port, run = free_port(), workdir / "run"
+    # Its log goes to a file: a pipe nobody reads would fill and stall the replicas.
+    log_path = workdir / "serve-prod.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve_prod.py"), "--port", str(port),
+                                 "--db", str(db_path), "--run-dir", str(run),
+                                 *(["--replicas", str(replicas)] if replicas else [])],
+                                stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + "/.json", timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"serve-prod did not start:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.2)
+        yield url, serve_prod.hashed_route(run / "inspect.json"), run
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+
+
 def launch_chromium(playwright):
     """Debian's Chromium, headless (Playwright's own browser download does not work here)."""
     return playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -16,10 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import ROOT, free_port
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import serve_prod  # noqa: E402
+from conftest import ROOT, serve_prod_server
 
 
 def get(url: str):
@@ -32,28 +28,9 @@ def get(url: str):
 
 @pytest.fixture(scope="module")
 def prod(db_path, tmp_path_factory):
-    run = tmp_path_factory.mktemp("prod")
-    port = free_port()
-    # Its log goes to a file: a pipe nobody reads would fill and stall the replicas.
-    log = open(run / "serve-prod.log", "w")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve_prod.py"), "--port", str(port),
-                             "--replicas", "2", "--db", str(db_path), "--run-dir", str(run / "run")],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if get(url + "/.json")[0] == 200:
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None, (run / "serve-prod.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, "serve-prod did not start"
-        time.sleep(0.2)
-    yield url, run / "run", proc
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(20)
-    log.close()
+    """(URL, hashed route, run folder) of serve-prod with two replicas."""
+    with serve_prod_server(db_path, tmp_path_factory.mktemp("prod"), replicas=2) as served:
+        yield served
 
 
 def test_pages_are_cached_by_the_proxy(prod):
@@ -79,7 +56,7 @@ def test_arbitrary_sql_is_rate_limited_per_client_and_pages_are_not(prod):
 
 
 def test_a_replica_that_dies_is_restarted_and_no_request_fails(prod):
-    url, run, _ = prod
+    url, _, run = prod
     before = json.loads((run / "replicas.json").read_text())
     port, pid = next(iter(before.items()))
     os.kill(pid, signal.SIGKILL)
@@ -118,8 +95,7 @@ def get_once(url: str):
 
 
 def test_unhashed_urls_redirect_and_hashed_ones_are_kept_a_year(prod, db_path):
-    url, run, _ = prod
-    route = serve_prod.hashed_route(run / "inspect.json")
+    url, route, _ = prod
     status, headers, _ = get_once(url + "/imu/groups?kind=militant-group")
     assert status == 302, (status, headers)
     assert headers["Location"] == f"/{route}/groups?kind=militant-group", dict(headers)
@@ -137,8 +113,8 @@ def test_a_short_load_run_through_the_proxy_has_no_errors(prod, db_path, metadat
     sys.path.insert(0, str(ROOT / "bench"))
     import load
 
-    url, run, _ = prod
-    plan = load.mixed_plan(load.request_mix(db_path, metadata), serve_prod.hashed_route(run / "inspect.json"),
+    url, route, _ = prod
+    plan = load.mixed_plan(load.request_mix(db_path, metadata), route,
                            600, 1, load.PLANS["cacheable"])
     figures = load.run_processes(url, plan, concurrency=40, processes=2)
     assert figures["requests"] == 600 and figures["errors"] == []
