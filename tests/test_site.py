@@ -20,11 +20,11 @@ def test_home_page(ds):
     assert "Islamic Movement of Uzbekistan" in r.text
 
 
-@pytest.mark.parametrize("path", ["/", "/about"])
+@pytest.mark.parametrize("path", ["/", "/about", "/imu/groups"])
 def test_home_and_about_may_be_cached_as_datasettes_pages_are(ds, settings, path):
-    """A proxy keeps them (make serve-prod): under load they went to a replica every time."""
+    """A proxy keeps them (make serve-prod): under load they went to a replica every time.
+    (/imu/groups: Datasette's own page, for comparison.)"""
     assert get(ds, path).headers["cache-control"] == f"max-age={settings['default_cache_ttl']}"
-    assert get(ds, "/imu/groups").headers["cache-control"] == f"max-age={settings['default_cache_ttl']}"
 
 
 def test_cluster_map_plugin_loaded(ds):
