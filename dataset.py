@@ -160,6 +160,24 @@ def codebook_rows(conn: sqlite3.Connection, described: dict[str, tuple[str, tupl
     return rows, problems
 
 
+def read_info(conn: sqlite3.Connection) -> dict[str, str]:
+    """dataset_info as {key: value}."""
+    return {key: value for key, value in conn.execute("select key, value from dataset_info")}
+
+
+def read_codebook(conn: sqlite3.Connection) -> dict[str, dict]:
+    """The codebook as {table: {"description": ..., "columns": {column: description}}}."""
+    tables: dict[str, dict] = {}
+    for table, column, description in conn.execute(
+            "select table_name, column_name, description from codebook order by table_name, position"):
+        entry = tables.setdefault(table, {"description": "", "columns": {}})
+        if column is None:
+            entry["description"] = description
+        else:
+            entry["columns"][column] = description
+    return tables
+
+
 def write(path: Path, seeds: Path, files: list[Path], described: dict) -> list[str]:
     """Write dataset_info and codebook into the database at `path`; returns the problems
     (an undescribed column, a bad VERSION), and writes nothing if there are any. Leaves

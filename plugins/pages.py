@@ -29,6 +29,7 @@ import markupsafe
 from datasette import hookimpl
 from datasette.utils.asgi import NotFound, Response
 
+import dataset
 import labels
 from dates import row_phrase
 from schema import CLAIM, RECORDS
@@ -68,15 +69,9 @@ async def read_about(datasette) -> dict:
         db = datasette.get_database(DB)
         names = set(await db.table_names())
         if "dataset_info" in names:
-            info = {r["key"]: r["value"] for r in await db.execute("select key, value from dataset_info")}
+            info = await db.execute_fn(dataset.read_info)
         if "codebook" in names:
-            for r in await db.execute("select table_name, column_name, description from codebook "
-                                      "order by table_name, position"):
-                described = tables.setdefault(r["table_name"], {"description": "", "columns": {}})
-                if r["column_name"] is None:
-                    described["description"] = r["description"]
-                else:
-                    described["columns"][r["column_name"]] = r["description"]
+            tables = await db.execute_fn(dataset.read_codebook)
     return {"info": info, "tables": tables}
 
 

@@ -35,6 +35,7 @@ import zipfile
 from pathlib import Path
 
 import geojson_export
+from dataset import read_info
 from dbdiff import Unreadable, changelog
 from files import temp_path
 
@@ -108,10 +109,6 @@ def write_csv(conn: sqlite3.Connection, table: str, out: Path) -> int:
             writer.writerow(tuple(row))
             n += 1
     return n
-
-
-def info(conn: sqlite3.Connection) -> dict[str, str]:
-    return dict(conn.execute("select key, value from dataset_info"))
 
 
 def descriptor(conn: sqlite3.Connection, about: dict[str, str], listed: list[tuple[str, str, str]],
@@ -192,7 +189,7 @@ def build(db: Path, out: Path, previous: Path | None = None, base_url: str = "",
     the package does not validate (nothing is zipped then) or PREVIOUS is unreadable."""
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         conn.row_factory = sqlite3.Row
-        about = info(conn)
+        about = read_info(conn)
         name = f"imu-dataset-{about['version']}"
         folder = out / name
         if folder.exists():
@@ -226,7 +223,7 @@ def describe(db: Path) -> str:
     have none, and are named by their file."""
     try:
         with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-            about = info(conn)
+            about = read_info(conn)
         return f"version {about['version']} (records as of {about['records_date']})"
     except (sqlite3.Error, KeyError):
         return f"`{db.name}`"

@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import build_db  # noqa: E402
+import dataset  # noqa: E402
 import serve_prod  # noqa: E402  (make serve's settings as options)
 
 
@@ -43,23 +44,15 @@ def metadata() -> dict:
 @pytest.fixture(scope="session")
 def codebook(db_path) -> dict:
     """The built database's codebook: {table: {"description": ..., "columns": {column: description}}}."""
-    out = {}
     with contextlib.closing(sqlite3.connect(db_path)) as con:
-        for table, column, description in con.execute(
-                "select table_name, column_name, description from codebook order by table_name, position"):
-            entry = out.setdefault(table, {"description": "", "columns": {}})
-            if column is None:
-                entry["description"] = description
-            else:
-                entry["columns"][column] = description
-    return out
+        return dataset.read_codebook(con)
 
 
 @pytest.fixture(scope="session")
 def dataset_info(db_path) -> dict:
     """The built database's dataset_info, as {key: value}."""
     with contextlib.closing(sqlite3.connect(db_path)) as con:
-        return dict(con.execute("select key, value from dataset_info"))
+        return dataset.read_info(con)
 
 
 @pytest.fixture(scope="session")
