@@ -52,16 +52,16 @@ def xml(body: str) -> Response:
                     headers={"Cache-Control": "max-age=3600"})
 
 
-async def counts(datasette) -> dict[str, int]:
-    db = datasette.get_database(DB)
-    found = await db.table_counts(limit=1000)
-    return {t: found.get(t) or 0 for t in labels.LABELS}
+async def parts(datasette) -> dict[str, int]:
+    """How many sitemap files each table's record pages take."""
+    found = await datasette.get_database(DB).table_counts(limit=1000)
+    return {t: ((found.get(t) or 0) + PER_FILE - 1) // PER_FILE for t in labels.LABELS}
 
 
 async def sitemap_index(datasette, request):
     files = [absolute(request, "/sitemap-pages.xml")]
-    for table, n in (await counts(datasette)).items():
-        files += [absolute(request, f"/sitemap-{table}-{i}.xml") for i in range((n + PER_FILE - 1) // PER_FILE)]
+    for table, n in (await parts(datasette)).items():
+        files += [absolute(request, f"/sitemap-{table}-{i}.xml") for i in range(n)]
     entries = "\n".join(f"  <sitemap><loc>{escape(f)}</loc></sitemap>" for f in files)
     return xml(f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{entries}\n</sitemapindex>')
 
@@ -80,7 +80,7 @@ async def sitemap_pages(datasette, request):
 
 async def sitemap_table(datasette, request):
     table, part = request.url_vars["table"], int(request.url_vars["part"])
-    if table not in labels.LABELS or part >= max(1, ((await counts(datasette))[table] + PER_FILE - 1) // PER_FILE):
+    if table not in labels.LABELS or part >= max(1, (await parts(datasette))[table]):
         raise NotFound("No such sitemap")
     db = datasette.get_database(DB)
     rows = await db.execute(f"select id from [{table}] order by rowid limit {PER_FILE} offset {part * PER_FILE}",
