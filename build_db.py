@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import gc
 import json
 import os
@@ -26,7 +25,6 @@ import sqlite3
 import sys
 import time
 import unicodedata
-from calendar import monthrange
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,8 +33,9 @@ import pycountry
 import sqlite_utils
 
 import dataset
+import spans
 from cache import Cache, code_version, file_key
-from dates import date_phrase
+from dates import date_phrase, parse_date
 from files import Terminated, out_problem, seed_files, sweep, temp_path, terminate_on_sigterm, worker_pool
 from fold import fold
 from quotes import DOCS, Documents, check_claims
@@ -63,7 +62,6 @@ def unseen(value: str) -> re.Match | None:
     return None
 
 
-DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
 
 
@@ -90,31 +88,6 @@ class FileResult:
     open: set[int] = field(default_factory=set)  # records being validated (a record and its parents)
     visits: int = 0
     too_many: bool = False
-
-
-def parse_date(value, side: str) -> str | None:
-    """'1999', '1999-02' or '1999-02-16' -> the earliest/latest ISO day it allows."""
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        return None
-    m = DATE_RE.fullmatch(value)
-    if not m:
-        return None
-    year, month, day = int(m[1]), m[2] and int(m[2]), m[3] and int(m[3])
-    try:
-        if day:
-            return dt.date(year, month, day).isoformat()
-        if month:
-            day = 1 if side == "start" else monthrange(year, month)[1]
-            return dt.date(year, month, day).isoformat()
-        return dt.date(year, 1, 1).isoformat() if side == "start" else dt.date(year, 12, 31).isoformat()
-    except ValueError:
-        return None
 
 
 def check_value(f: Field, value) -> tuple[object, str | None]:
@@ -219,7 +192,8 @@ def _check_record(rec_type: str, item: Mapping, where: str, label: str, result: 
             result.refs.append((f.ref, value, f"{label}:{item.line_of(f.name)}: {where}.{f.name}"))
 
     if spec.date_pair:
-        check_dates(row, item, where, label, errors, spec.field("date_precision").required)
+        check_dates(row, item, where, label, errors, spec.field("date_precision").required,
+                    span=spec.table != "events")
     if rec_type == "events":
         check_place(row, item, where, label, errors)
 
@@ -288,8 +262,11 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.replace("'", "")).strip("-") or "x"
 
 
-def check_dates(row, item, where, label, errors, precision_required=False):
-    """Cross-field date checks; a value already reported as bad is not reported again."""
+def check_dates(row, item, where, label, errors, precision_required=False, span=False):
+    """Cross-field date checks; a value already reported as bad is not reported again.
+    A span's (a membership's, a relation's) precision must say what its bounds,
+    as written, say (spans.precision_problem), and what a document reports in force must
+    lie within its dates (spans.report_problems)."""
     start, end, precision = row.get("date_start"), row.get("date_end"), row.get("date_precision")
     if start and end and start > end:
         errors.append(f"{label}:{item.line_of('date_end')}: {where}.date_end: {end} is before "
@@ -299,6 +276,15 @@ def check_dates(row, item, where, label, errors, precision_required=False):
     if precision and item.get("date_start") is None and item.get("date_end") is None:
         errors.append(f"{label}:{item.line_of('date_precision')}: {where}: date_precision needs "
                       f"date_start or date_end")
+    if span and precision and (start or end):
+        problem = spans.precision_problem(precision, item.get("date_start") if start else None,
+                                          item.get("date_end") if end else None)
+        if problem:
+            errors.append(f"{label}:{item.line_of('date_precision')}: {where}.date_precision: {problem}")
+    if "reported_start" in row:
+        for name, problem in spans.report_problems(row, item):
+            errors.append(f"{label}:{item.line_of(name)}: {where}.{name}: {problem}")
+        row["time_order"] = row.get("date_start") or row.get("reported_start") or row.get("date_end")
 
 
 def check_place(row, item, where, label, errors):
@@ -470,21 +456,39 @@ order by d.id, c.position, c.source_id, c.id
 }
 
 
+def span_view(table: str) -> View:
+    """A span table's view with its years (spans.py), each column described as the table's."""
+    columns = list(table_columns(table))
+    kind = "membership" if table == "memberships" else "relation between groups"
+    return View(
+        description=f"View: every {kind} of {table} with the years it may have held and the years it surely "
+                    f"held, by the one rule the site's network and year queries follow (spans.py): "
+                    f"select * from {spans.SPAN_TABLES[table][0]} where 2011 between first_year_held and "
+                    f"last_year_held.",
+        fields=(*(same_as(table, c) for c in columns),
+                *(Field(name, type_, description=text) for name, type_, text in spans.YEAR_FIELDS)),
+        sql=spans.view_sql(table, columns),
+    )
+
+
+VIEWS |= {view: span_view(table) for table, (view, _) in spans.SPAN_TABLES.items()}
+
+
 # ---------------------------------------------------------------- derived: map popups, one search
 
 def popup(event: dict) -> str:
     """The event's map popup as JSON; datasette-cluster-map renders a `popup` column."""
-    low, high = event.get("fatalities_low"), event.get("fatalities_high")
+    low, high, best = event.get("fatalities_low"), event.get("fatalities_high"), event.get("fatalities_best")
     if low is None and high is None:
-        killed = "no figure given"
+        killed = "no figure given" if best is None else f"about {best}, an estimate"
     elif low is None:
         killed = f"up to {high}"
     elif high is None:
         killed = f"at least {low}"
     else:
         killed = str(low) if low == high else f"{low}-{high}"
-    if event.get("fatalities_best") is not None:
-        killed += f" (best estimate {event['fatalities_best']})"
+    if best is not None and (low, high) != (None, None):
+        killed += f" (best estimate {best})"
     when = date_phrase(event.get("date_start"), event.get("date_end"), event.get("date_precision"))
     text = (event.get("date_text") or "").strip()
     if text:  # the source's own words after ours
@@ -779,9 +783,11 @@ def finish(db: sqlite_utils.Database, path: Path, docs: Documents | None) -> tup
                 db[table].create_index(columns, if_not_exists=True)
         for name, view in VIEWS.items():
             db.create_view(name, view.sql.strip())
+        spans.derive(db.conn)  # groups' first dates and people's deaths, from the other tables
+        timed = spans.time_problems(db.conn)  # records placed before or after their parties
         quoted, offsets = quotes_found.result()
-        if quoted:
-            return [], quoted
+        if quoted or timed:
+            return [], quoted + timed
         store_offsets(db.conn, offsets)
         db.conn.commit()
         log("indexed, and checked every quote against its document")
@@ -909,12 +915,12 @@ def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: 
     conn = sqlite3.connect(tmp)
     try:
         inserted, deleted = apply(conn, old_parts, new_parts, ranks)
-        touched = {t for t in TABLES if inserted.get(t) or deleted.get(t)}
+        touched = {t for t in TABLES if inserted.get(t) or deleted.get(t)} | spans.derive(conn)
         if "sources" in touched or dangling(conn, inserted, deleted):
             return None
         log("swapped their rows in a copy of the database")
         quoted, changed_offsets = check_quotes(conn, docs, {row[0] for row in inserted.get("claims", ())})
-        if quoted:
+        if quoted or spans.time_problems(conn):
             return None
         if changed_offsets:
             touched.add("claims")

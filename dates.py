@@ -23,6 +23,7 @@ from __future__ import annotations
 import calendar
 import datetime
 import functools
+import re
 
 DASH = "\u2013"  # en dash
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -164,3 +165,46 @@ def row_phrase(row) -> str:
     keys = row.keys()
     return date_phrase(row["date_start"], row["date_end"] if "date_end" in keys else None,
                        row["date_precision"] if "date_precision" in keys else None)
+
+
+# ---------------------------------------------------------------- dates as the seeds write them
+
+DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def written_unit(value) -> str | None:
+    """The unit a seed's date is written to: 1999 'year', '1999-02' 'month', 1999-02-16
+    'day' (YAML reads a full date as a date); None if it is no date."""
+    if isinstance(value, datetime.date):
+        return "day"
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    m = DATE_RE.fullmatch(value) if isinstance(value, str) else None
+    if not m:
+        return None
+    return "day" if m[3] else "month" if m[2] else "year"
+
+
+def parse_date(value, side: str) -> str | None:
+    """'1999', '1999-02' or '1999-02-16' -> the earliest ('start') or latest ('end') ISO day it allows."""
+    if isinstance(value, datetime.datetime):
+        value = value.date()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    m = DATE_RE.fullmatch(value)
+    if not m:
+        return None
+    year, month, day = int(m[1]), m[2] and int(m[2]), m[3] and int(m[3])
+    try:
+        if day:
+            return datetime.date(year, month, day).isoformat()
+        if month:
+            day = 1 if side == "start" else calendar.monthrange(year, month)[1]
+            return datetime.date(year, month, day).isoformat()
+        return datetime.date(year, 1, 1).isoformat() if side == "start" else datetime.date(year, 12, 31).isoformat()
+    except ValueError:
+        return None

@@ -105,7 +105,8 @@ class Record:
         return None
 
 
-def _dates(required: bool, start: str, end: str, what: str) -> tuple[Field, ...]:
+def _dates(required: bool, start: str, end: str, what: str,
+           empty_end: str = "unknown or ongoing") -> tuple[Field, ...]:
     """date_start, date_end, date_precision, date_text; `start`/`end` say what the day is
     the earliest/latest possible of, `what` whose dates they are."""
     return (
@@ -114,12 +115,29 @@ def _dates(required: bool, start: str, end: str, what: str) -> tuple[Field, ...]
                           f"{'' if required else '; empty where unknown'}."),
         Field("date_end", "date", required, side="end",
               description=f"Latest possible {end}, ISO 8601 (YYYY-MM-DD)"
-                          f"{'' if required else '; empty where unknown or ongoing'}."),
+                          f"{'' if required else f'; empty where {empty_end}'}."),
         Field("date_precision", required=required, choices=DATE_PRECISIONS,
               description=f"What was known of {what} (day, days, week, month, season, year, years, decade)."),
         Field("date_text", max_len=300, description=f"{what.capitalize()} in the source's own words "
                                                     "(\"last November\", \"in early 1992\")."),
     )
+
+
+# A span (a membership, a relation) that a document shows in force at a time, without
+# saying it ended then: "reportedly has a new leader" (November 2010) is not an end.
+SPAN_END = ("no document says or implies that it ended: it may have gone on past the documents "
+            "(reported_end says when they last show it)")
+REPORTED = (
+    Field("reported_start", "date", side="start",
+          description="First day of the earliest time a document shows it in force, ISO 8601 (YYYY-MM-DD): "
+                      "\"since at least 2007\" is 2007-01-01. Written to the unit the document gives (a year, "
+                      "a month, a day): it held at some time in that unit. Empty where no document dates it."),
+    Field("reported_end", "date", side="end",
+          description="Last day of the latest time a document shows it in force, ISO 8601 (YYYY-MM-DD): "
+                      "\"reportedly has a new leader\" in an article of 11 November 2010 is 2010-11-11. It "
+                      "held at some time in that unit, and so throughout from reported_start; a report is "
+                      "not an end (date_end)."),
+)
 
 
 CLAIM = Record(
@@ -313,7 +331,10 @@ RECORDS: dict[str, Record] = {
             Field("group", "ref", True, ref="groups", column="group_id", description="The group."),
             Field("role", required=True, choices=MEMBERSHIP_ROLES,
                   description="The role (founder, leader, military-commander, spokesman, member...)."),
-            *_dates(False, "first day in the role", "last day in the role", "the dates"),
+            *_dates(False, "first day in the role", "last day in the role, set only where a document says "
+                                                       "or implies that the role ended", "the dates",
+                    empty_end=SPAN_END),
+            *REPORTED,
         ),
         children={"claims": "claims"},
         id_from=("person_id", "group_id", "role"),
@@ -334,7 +355,9 @@ RECORDS: dict[str, Record] = {
                               "fought-against, renamed-to...)."),
             Field("related_group", "ref", True, ref="groups", column="related_group_id",
                   description="The group the relation is read to."),
-            *_dates(False, "start", "end", "the dates"),
+            *_dates(False, "start", "end, set only where a document says or implies that it ended",
+                    "the dates", empty_end=SPAN_END),
+            *REPORTED,
         ),
         children={"claims": "claims"},
         id_from=("group_id", "relation", "related_group_id"),
@@ -348,8 +371,30 @@ RECORDS: dict[str, Record] = {
 # Record types a seed file may hold at its top level; the rest only nest.
 TOP_LEVEL = ("sources", "dispute_topics", "groups", "people", "events", "memberships", "group_relations")
 
+TIME_ORDER = Field("time_order", "date",
+                   description="Its place in time, for sorting: the earliest date it gives (date_start, else "
+                               "reported_start, else date_end), ISO 8601 (YYYY-MM-DD); empty where it has none. "
+                               "Table pages show it as the date in words and sort by it.")
+
 # Columns each table has beyond its fields: generated ids, links to the parent, derived columns.
 EXTRA_COLUMNS: dict[str, tuple[Field, ...]] = {
+    "groups": (
+        Field("first_dated", "date",
+              description="The earliest day the records place the group in being, ISO 8601 (YYYY-MM-DD): the "
+                          "earliest possible day of its formation where an event records one (event_type "
+                          "formation, the group its subject), otherwise the earliest date of any dated record of "
+                          "it (an event it takes part in; a membership in it or a relation of it, by date_start "
+                          "or reported_start). It says when the documents first place the group, not that it was "
+                          "founded then. No membership or relation of it is shown before this day. Derived at "
+                          "build time (spans.py); empty where none of its records is dated."),
+    ),
+    "people": (
+        Field("died_by", "date",
+              description="The latest day the person can have been alive, ISO 8601 (YYYY-MM-DD): the latest "
+                          "possible day of their death where an event records it (event_type death, the person "
+                          "killed in it or its subject). No role of theirs is shown after it. Derived at build "
+                          "time (spans.py); empty where no death is recorded."),
+    ),
     "events": (
         Field("popup", description="JSON for the map marker's popup (title, date, place, fatalities, link), "
                                    "derived at build time from the other columns (build_db.popup)."),
@@ -369,8 +414,8 @@ EXTRA_COLUMNS: dict[str, tuple[Field, ...]] = {
         Field("id", "slug", description="Event id, person id and role joined by \"--\"."),
         Field("event_id", "ref", ref="events", description="The event."),
     ),
-    "memberships": (),
-    "group_relations": (),
+    "memberships": (TIME_ORDER,),
+    "group_relations": (TIME_ORDER,),
     "claims": (
         Field("subject_type", choices=tuple(CLAIM.parent_column),
               description="The table of the fact supported (events, groups, people, memberships, "
@@ -424,7 +469,7 @@ INDEXES = {
     "claims": [["certainty"], ["subject_type", "subject_id"]],
     "event_groups": [["role"]],
     "event_people": [["role"]],
-    "memberships": [["role"]],
-    "group_relations": [["relation"]],
+    "memberships": [["role"], ["time_order"]],
+    "group_relations": [["relation"], ["time_order"]],
     "aliases": [["alias"]],
 }

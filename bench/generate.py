@@ -52,6 +52,9 @@ WORDS = (
 SYLLABLES = "ab ad al an ar as az ba bek da di do du fa ga gu ha hu ja jo ka ki ko ku la lo " \
             "ma mi mu na ni no nu o ra ri ro ru sa sha so su ta ti to tu u ul ur us ya yo za zu".split()
 PRECISIONS = ("day", "day", "day", "month", "month", "year")
+# A formation or a death places its group or person in time (spans.py), and random dates
+# would contradict it; the generated events have neither.
+EVENT_TYPES = tuple(t for t in EVENT_TYPES if t not in ("formation", "death"))
 
 
 def words(rng: random.Random, n: int) -> str:
@@ -84,6 +87,16 @@ def date_fields(rng: random.Random, indent: str) -> list[str]:
         text = f"in {year}"
     return [f"{indent}date_start: {start}", f"{indent}date_end: {end}",
             f"{indent}date_precision: {precision}", f"{indent}date_text: {text}"]
+
+
+def span_fields(rng: random.Random, indent: str) -> list[str]:
+    """A membership's or relation's time: a range that ended, or (half of them) only the
+    time a document showed it in force, as most of seeds/ now reads."""
+    fields = date_fields(rng, indent)
+    if rng.random() < 0.5:
+        return fields
+    start = fields[0].split(": ", 1)[1]
+    return [f"{indent}reported_end: {start}", f"{indent}date_text: as of {start}"]
 
 
 def month_name(month: int) -> str:
@@ -205,7 +218,7 @@ class Corpus:
             group, _ = rng.choice(self.groups)
             role = rng.choice(MEMBERSHIP_ROLES)
             out += [f"  - id: mem-{i:05d}", f"    person: {person}", f"    group: {group}",
-                    f"    role: {role}", *date_fields(rng, "    "), "    claims:"]
+                    f"    role: {role}", *span_fields(rng, "    "), "    claims:"]
             out += claim(rng, "      ", self.source(), pname, quotes=self.quotes)
             out.append("")
         return "\n".join(out)
@@ -216,7 +229,7 @@ class Corpus:
             other, _ = rng.choice([g for g in self.groups[max(0, i - 5):i + 6] if g[0] != group])
             out += [f"  - id: rel-{i:05d}", f"    group: {group}",
                     f"    relation: {rng.choice(RELATIONS)}", f"    related_group: {other}",
-                    *date_fields(rng, "    "), "    claims:"]
+                    *span_fields(rng, "    "), "    claims:"]
             out += claim(rng, "      ", self.source(), gname, quotes=self.quotes)
             out.append("")
         return "\n".join(out)

@@ -5,7 +5,10 @@
   input the way the build folded the records; and an `escape_fts` that never
   hands FTS5 an empty query, so `?_search="` gives no rows instead of HTTP 400.
 - `date_phrase(start, end, precision)` in SQL: a date range in words (dates.py), the
-  `date` column of the canned queries; `source_label(title, publisher, author)`, a source
+  `date` column of the canned queries; `span_phrase(start, end, precision, reported_start,
+  reported_end)`, a membership's or relation's time in words, and `span_status(year,
+  first_year, last_year, first_year_held, last_year_held, dated)`, how it stood in a year
+  (spans.py); `source_label(title, publisher, author)`, a source
   named by its publisher (labels.py), wherever a canned query names a source.
 - `imu_table_rows`, a template filter that renders a query's table body in one
   Python pass, for the map page's up to 1,000 rows (templates/query.html).
@@ -17,6 +20,8 @@ from datasette import hookimpl
 from datasette.utils import escape_fts, to_css_class
 
 from dates import date_phrase
+from spans import phrase as span_phrase
+from spans import status as span_status
 from fold import search_problem, sql_fold
 from labels import source_label
 
@@ -36,6 +41,8 @@ def prepare_connection(conn):
     conn.create_function("fold", 1, sql_fold, deterministic=True)
     conn.create_function("escape_fts", 1, safe_escape_fts, deterministic=True)
     conn.create_function("date_phrase", 3, date_phrase, deterministic=True)
+    conn.create_function("span_phrase", 5, span_phrase, deterministic=True)
+    conn.create_function("span_status", 6, span_status, deterministic=True)
     conn.create_function("source_label", 3, source_label, deterministic=True)
 
 

@@ -31,6 +31,7 @@ from datasette.utils.asgi import NotFound, Response
 
 import dataset
 import labels
+import spans
 from dates import row_phrase
 from schema import CLAIM, RECORDS
 
@@ -45,6 +46,7 @@ SITE = f"/{DB}/"
 TABLE_ORDER = ["people", "groups", "events", "claims", "sources", "dispute_topics",
                "memberships", "group_relations", "event_groups", "event_people", "aliases",
                "codebook", "dataset_info"]
+VIEWS = ["disputes", *(view for view, _ in spans.SPAN_TABLES.values())]
 # Columns that link a row to one of several tables; a table page shows the one that is set.
 POLYMORPHIC = {table: set(RECORDS[table].parent_column.values())
                for table in ("claims", "aliases")}
@@ -120,16 +122,24 @@ def extra_css_urls():
 
 def shown(table, display_columns, display_rows):
     """(columns, rows) of a table page without its machinery: the API keeps every column.
-    A table whose rows link to one of several tables shows the link that is set, once."""
+    A table whose rows link to one of several tables shows the link that is set, once.
+    A span's date is its time_order, said in words and sorted by, in date_start's place."""
     if table not in labels.LABELS:
         return display_columns, display_rows
     poly = POLYMORPHIC.get(table, set())
     hide = labels.MACHINERY | labels.DATE_PARTS | poly
-    columns = [dict(c, title="date" if c["name"] == "date_start" else c["name"])
-               for c in display_columns if c["name"] not in hide]
+    date = "time_order" if table in spans.SPAN_TABLES else "date_start"
+    names = [c["name"] for c in display_columns]
+    moved = date != "date_start" and {date, "date_start"} <= set(names)  # the date takes date_start's place
+    order = []  # each shown column's place among Datasette's
+    for i, n in enumerate(names):
+        if n in hide or (moved and n == date):
+            continue
+        order.append(names.index(date) if moved and n == "date_start" else i)
+    columns = [dict(display_columns[i], title="date" if names[i] == date else names[i]) for i in order]
     rows = []
     for row in display_rows:
-        cells = [c for c in row if c["column"] not in hide]
+        cells = [row[i] for i in order]
         if poly:
             chosen = next((c for c in row if c["column"] in poly and c["raw"] not in (None, "")), None)
             cells.append(chosen or {"column": "none", "value": "", "raw": None, "value_type": "none"})
@@ -154,6 +164,9 @@ def render_cell(row, value, column, table, database, datasette):
         return None
     if table is None:
         return query_cell(row, value, column)
+    if column == "time_order" and table in spans.SPAN_TABLES:  # said even when it has no date
+        escape = markupsafe.escape
+        return markupsafe.Markup(f'<span title="{escape(value or "")}">{escape(spans.row_phrase(row))}</span>')
     if value is None or value == "" or table not in labels.LABELS or column in NEVER_SHOWN:
         return None
     if isinstance(value, dict):  # a foreign key Datasette has expanded
@@ -256,11 +269,11 @@ async def about(datasette, request):
     counts = await table_counts(datasette)
     db = datasette.get_database(DB)
     tables = []
-    for t in TABLE_ORDER + ["disputes"]:
+    for t in TABLE_ORDER + VIEWS:
         meta = datasette.table_metadata(DB, t)
         tables.append({"name": t, "count": counts.get(t), "description": meta.get("description", ""),
                        "columns": (meta.get("columns") or {}).items(),
-                       "kind": "view" if t == "disputes" else "table"})
+                       "kind": "view" if t in VIEWS else "table"})
     documents = [dict(r) for r in await db.execute(
         f"select id, {labels.SOURCE_LABEL_SQL.format(t='s')} as label, author, publisher, "
         "published_text, url, kind, document from sources s where document is not null "

@@ -20,7 +20,9 @@ import markupsafe
 from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
 
+import dates
 import labels
+import spans
 from dates import row_phrase
 from schema import CLAIM
 
@@ -48,13 +50,19 @@ def column_descriptions(datasette, table: str) -> dict[str, str]:
 
 
 async def field_rows(datasette, db, table: str, row, k: labels.Keys) -> list[dict]:
-    """The record's own columns, in order, as {column, name, description, value} for the page."""
+    """The record's own columns, in order, as {column, name, description, value} for the page.
+    A span's time is always said, undated too (spans.row_phrase)."""
     out = []
     described = column_descriptions(datasette, table)
     outgoing = k.outgoing.get(table, {})
     for column in row.keys():
         value = row[column]
-        if column in labels.MACHINERY or column in labels.DATE_PARTS or column == "id" or value in (None, ""):
+        if column == "date_start" and table in spans.SPAN_TABLES:
+            out.append({"column": column, "name": "Date", "description": described.get(column, ""),
+                        "value": span_date(row)})
+            continue
+        if column in labels.MACHINERY or column in labels.DATE_PARTS or column in ("id", "time_order") \
+                or value in (None, ""):
             continue
         name = human(column)
         if column in outgoing:
@@ -69,6 +77,8 @@ async def field_rows(datasette, db, table: str, row, k: labels.Keys) -> list[dic
             name = "Date"
             shown = markupsafe.Markup('{} <span class="imu-raw">({} to {}, precision: {})</span>').format(
                 row_phrase(row), row["date_start"], row["date_end"] or "?", row["date_precision"] or "none")
+        elif column in PLACED:
+            name, shown = PLACED[column], await placed(db, table, row["id"], value)
         elif column == "url" and str(value).startswith(("https://", "http://")):
             shown = markupsafe.Markup('<a href="{0}" rel="nofollow noopener">{0}</a>').format(value)
         else:
@@ -77,6 +87,38 @@ async def field_rows(datasette, db, table: str, row, k: labels.Keys) -> list[dic
                     "value": shown})
     # A claim's page opens with its quote.
     return sorted(out, key=lambda f: f["column"] != "quote")
+
+
+def span_date(row) -> markupsafe.Markup:
+    """A membership's or relation's time in words, then its raw dates."""
+    raw = [f"{row['date_start'] or '?'} to {row['date_end'] or '?'}, precision: {row['date_precision'] or 'none'}"]
+    if row["reported_start"]:
+        raw.append(f"reported in force {row['reported_start']} to {row['reported_end']}")
+    return markupsafe.Markup('{} <span class="imu-raw">({})</span>').format(spans.row_phrase(row), "; ".join(raw))
+
+
+# Days derived from other records (spans.derive): what they are called, and the record behind them.
+PLACED = {"first_dated": "In the records from", "died_by": "Died by"}
+_DEATH_SQL = """select e.id, e.title from event_people x join events e on e.id = x.event_id
+where x.person_id = :id and e.event_type = 'death' and x.role in ('killed', 'subject') order by e.date_end, e.id limit 1"""
+
+
+async def placed(db, table: str, id: str, day: str) -> markupsafe.Markup:
+    """'2015 · the earliest date of <its first dated record>'; 'November 2001 · <the death>'."""
+    if table == "groups":
+        found = (await db.execute(spans.FIRST_RECORD_SQL, {"g": id})).first()
+        other, other_id, formation = (found["tbl"], found["id"], found["formation"]) if found else (None, None, 0)
+        what = "its formation" if formation else "its earliest dated record, which does not say it was founded then"
+        words = dates._open(dates._parse(day), "start")
+    else:
+        found = (await db.execute(_DEATH_SQL, {"id": id})).first()
+        other, other_id = ("events", found["id"]) if found else (None, None)
+        what, words = "the record of the death", dates._open(dates._parse(day), "end")
+    if other is None:
+        return markupsafe.Markup("{}").format(words)
+    label = (await labels.labels_for(db, other, [other_id])).get(other_id)
+    return markupsafe.Markup('{} <span class="imu-meta">· {}: {}</span>').format(
+        words, what, labels.link(other, other_id, label))
 
 
 async def source_details(db, source_id) -> markupsafe.Markup:
@@ -95,12 +137,14 @@ async def source_details(db, source_id) -> markupsafe.Markup:
 
 def date_sql(table: str, k: labels.Keys, columns: set[str]) -> tuple[str, str]:
     """(join, date columns) giving a row of `table` its own dates, or its event's."""
+    if table in spans.SPAN_TABLES:
+        return "", "x.date_start, x.date_end, x.date_precision, x.reported_start, x.reported_end, x.time_order as date_order"
     if "date_start" in columns:
-        return "", "x.date_start, x.date_end, x.date_precision"
+        return "", "x.date_start, x.date_end, x.date_precision, x.date_start as date_order"
     if k.outgoing.get(table, {}).get("event_id") == "events":
         return ("left join events e on e.id = x.event_id",
-                "e.date_start, e.date_end, e.date_precision")
-    return "", "null as date_start, null as date_end, null as date_precision"
+                "e.date_start, e.date_end, e.date_precision, e.date_start as date_order")
+    return "", "null as date_start, null as date_end, null as date_precision, null as date_order"
 
 
 async def table_columns(db, table: str) -> set[str]:
@@ -131,7 +175,7 @@ async def sections(db, table: str, id: str, k: labels.Keys, own: str) -> list[di
             continue
         rows = (await db.execute(
             f"select x.id, {dates} from [{other}] x {join} where x.[{column}] = :id "
-            f"order by date_start is null, date_start, date_end, x.id limit {SECTION_LIMIT}", {"id": id})).rows
+            f"order by date_order is null, date_order, date_end, x.id limit {SECTION_LIMIT}", {"id": id})).rows
         names = await labels.labels_for(db, other, [r["id"] for r in rows])
         out.append({
             "slug": f"{other}-{column}",
@@ -139,7 +183,8 @@ async def sections(db, table: str, id: str, k: labels.Keys, own: str) -> list[di
             "count": count,
             "more": f"/{DB}/{other}?{column}={tilde_encode(id)}" if count > len(rows) else None,
             "rows": [{"link": labels.record_url(other, r["id"]), "label": without(names.get(r["id"], r["id"]), own),
-                      "date": row_phrase(r) if r["date_start"] or r["date_end"] else None} for r in rows],
+                      "date": spans.row_phrase(r) if other in spans.SPAN_TABLES
+                      else row_phrase(r) if r["date_start"] or r["date_end"] else None} for r in rows],
         })
     return out
 
