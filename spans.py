@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime
 import functools
 
-from dates import _open, _parse, _span, _whole, date_phrase, parse_date, written_unit
+from dates import POINT_PRECISIONS, _open, _parse, _span, _whole, date_phrase, parse_date, written_unit
 
 # The two tables whose rows hold over a span, and what bounds each: {table: (view, parties)},
 # a party being (column, "groups" or "people").
@@ -195,8 +195,8 @@ def phrase(date_start, date_end, precision=None, reported_start=None, reported_e
     rs, re_ = _parse(reported_start), _parse(reported_end)
     rs, re_ = rs or re_, re_ or rs
     precision = (precision or "").strip().lower()
-    if e is not None:  # it ended: the range as its precision says
-        return date_phrase(date_start, date_end, precision)
+    if e is not None:  # it ended: from its start to its end, not a point somewhere between
+        return date_phrase(date_start, date_end, "years" if precision in POINT_PRECISIONS else precision)
     rough = precision in ROUGH or not precision
     if s is None:
         return f"reported {_reported(rs, re_)}" if rs else "undated"

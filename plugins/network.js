@@ -114,7 +114,7 @@
     return p;
   }
 
-  const STATUS = { "holds": "holds", "may hold": "may hold: its dates are too rough to say",
+  const STATUS = { "holds": "holds", "may hold": "may hold: its dates allow that year but do not show it",
     "undated": "undated: the sources give no date", "dated": "dated" };
 
   async function showClaims(edge) {

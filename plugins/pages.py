@@ -139,7 +139,8 @@ def shown(table, display_columns, display_rows):
     columns = [dict(display_columns[i], title="date" if names[i] == date else names[i]) for i in order]
     rows = []
     for row in display_rows:
-        cells = [row[i] for i in order]
+        cells = list(row)
+        cells = [cells[i] for i in order]
         if poly:
             chosen = next((c for c in row if c["column"] in poly and c["raw"] not in (None, "")), None)
             cells.append(chosen or {"column": "none", "value": "", "raw": None, "value_type": "none"})

@@ -112,22 +112,25 @@ def test_who_the_imu_allied_with_before_2001_and_after_2014(page, live_server, c
             before.setdefault(name, status)
     after = allies(2015)
 
-    # the same question put to the records directly
+    # the same question put to the records directly: the ties whose years, by relation_years,
+    # reach before 2001 or into 2015
     def recorded(test):
         return {r["name"] for r in con.execute(
-            "select g.name, r.date_start, r.date_end from group_relations r join groups g "
+            "select g.name, r.first_year, r.last_year from relation_years r join groups g "
             "on g.id = case when r.group_id = 'imu' then r.related_group_id else r.group_id end "
             "where r.relation = 'ally' and 'imu' in (r.group_id, r.related_group_id)") if test(r)}
-    assert set(before) == recorded(lambda r: r["date_start"] is None or r["date_start"] <= "2000-12-31")
-    assert set(after) == recorded(lambda r: r["date_end"] is None or r["date_end"] >= "2015-01-01")
-    # Read off the picture: the Taliban on both sides, dashed (dated only to within years);
-    # al-Qaeda and the Islamic State dotted (no date in the sources); the Pakistani Taliban
-    # alliance of 2007-2009 in neither.
-    assert before["Taliban"] == after["Taliban"] == "may hold"
-    assert before["Al-Qaeda"] == after["Al-Qaeda"] == "undated"
+    assert set(before) == recorded(lambda r: (r["first_year"] or 0) <= 2000)
+    assert set(after) == recorded(lambda r: (r["first_year"] or 0) <= 2015 <= (r["last_year"] or 9999))
+    # Read off the picture: the Taliban solid on both sides (reported from 1998 to November
+    # 2015); al-Qaeda solid before 2001 (the agreement of 1998-2001) and dashed in 2015 (last
+    # reported in 2011, never said to have ended); the Islamic State only after 2014, the
+    # documents first dating it in 2015; the Pakistani Taliban alliance of 2007-2009 in neither.
+    assert before["Taliban"] == after["Taliban"] == "holds"
+    assert before["Al-Qaeda"] == "holds" and after["Al-Qaeda"] == "may hold"
+    assert "Islamic State" not in before and after["Islamic State"] == "holds"
     assert "Pakistani Taliban" not in before and "Pakistani Taliban" not in after
-    page.locator("#imu-undated").uncheck()
-    assert set(allies(2015)) == {"Taliban"}
+    page.locator("#imu-undated").uncheck()  # no alliance of the IMU is undated now
+    assert set(allies(2015)) == {"Taliban", "Al-Qaeda", "Islamic State"}
 
 
 def test_without_javascript_the_table_says_the_same(browser, live_server, con):
