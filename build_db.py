@@ -478,17 +478,17 @@ VIEWS |= {view: span_view(table) for table, (view, _) in spans.SPAN_TABLES.items
 
 def popup(event: dict) -> str:
     """The event's map popup as JSON; datasette-cluster-map renders a `popup` column."""
-    low, high, best = event.get("fatalities_low"), event.get("fatalities_high"), event.get("fatalities_best")
+    low, high = event.get("fatalities_low"), event.get("fatalities_high")
     if low is None and high is None:
-        killed = "no figure given" if best is None else f"about {best}, an estimate"
+        killed = "no figure given"
     elif low is None:
         killed = f"up to {high}"
     elif high is None:
         killed = f"at least {low}"
     else:
         killed = str(low) if low == high else f"{low}-{high}"
-    if best is not None and (low, high) != (None, None):
-        killed += f" (best estimate {best})"
+    if event.get("fatalities_best") is not None:
+        killed += f" (best estimate {event['fatalities_best']})"
     when = date_phrase(event.get("date_start"), event.get("date_end"), event.get("date_precision"))
     text = (event.get("date_text") or "").strip()
     if text:  # the source's own words after ours

@@ -206,3 +206,19 @@ def test_the_readme_promises_every_column_of_both_tables(con):
         named = re.search(rf"^- `{table}` \(([^)]*)\)$", text, re.M)
         assert named, f"README.md does not list {table}'s columns"
         assert re.findall(r"`(\w+)`", named[1]) == columns(con, table), table
+
+
+def test_the_readme_promises_columns_that_exist(con):
+    """The columns and views the README adds to the contract's promise are in the database."""
+    text = (ROOT / "README.md").read_text()
+    promised = text[text.index("under the same promise"):text.index("**Migration note")]
+    pairs = []
+    for line in promised.splitlines():
+        if not line.startswith("- `") or line.startswith(("- `dataset_info` (", "- `codebook` (")):
+            continue
+        head, _, tail = line.partition(": ") if ": " in line else ("", "", line)
+        pairs += [tuple(p.split(".")) for p in re.findall(r"`(\w+\.\w+)`", tail)]
+        pairs += [(t, c) for t in re.findall(r"`(\w+)`", head) for c in re.findall(r"`(\w+)`", tail)]
+    assert len(pairs) >= 13
+    for table, column in pairs:
+        assert column in columns(con, table), (table, column)

@@ -26,6 +26,7 @@ QUERIES = {
     "relations": ["group"],
     "events_map": ["group", "from", "to"],
     "network": ["group", "year"],
+    "as_of": ["group", "year"],
     "relation_claims": ["relation"],
     "events_per_year": ["group", "country"],
 }
