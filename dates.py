@@ -159,6 +159,14 @@ def date_phrase(start, end, precision=None) -> str:
     return span
 
 
+def day_words(value, side: str = "start") -> str:
+    """One ISO day as the unit it falls on says: 1 January or 31 December the year ('2015'),
+    the first or last of a month the month ('January 2015'), else the day ('26 December
+    1991'); `side` says which ('start' or 'end') the day bounds."""
+    day = _parse(value)
+    return _write(day, _unit(day, side)) if day else ""
+
+
 def row_phrase(row) -> str:
     """date_phrase of a database row (an sqlite3.Row or dict) with date_start and whichever
     of date_end and date_precision it has: what the site's pages show for a record's date."""

@@ -25,10 +25,9 @@ against its dates (`report_problems`) and against its parties' time (`time_probl
 """
 from __future__ import annotations
 
-import datetime
 import functools
 
-from dates import POINT_PRECISIONS, _open, _parse, _span, _whole, date_phrase, parse_date, written_unit
+from dates import POINT_PRECISIONS, date_phrase, day_words, parse_date, written_unit
 
 # The two tables whose rows hold over a span, and what bounds each: {table: (view, parties)},
 # a party being (column, "groups" or "people").
@@ -171,17 +170,18 @@ def status(year, first_year, last_year, first_held, last_held, dated) -> str | N
     return "may hold" if dated else "undated"
 
 
-def _on(day: datetime.date, side: str) -> str:
+def _on(day: str, side: str) -> str:
     """'in 2010', 'in November 2010', 'on 11 November 2010'."""
-    words = _open(day, side)
+    words = day_words(day, side)
     return f"{'on' if words[0].isdigit() else 'in'} {words}"
 
 
-def _reported(start: datetime.date, end: datetime.date) -> str:
-    whole = _whole(start, end)
-    if whole:
-        return f"{'on' if whole[0].isdigit() and ' ' in whole else 'in'} {whole}"
-    return _span(start, end)
+def _reported(start: str, end: str) -> str:
+    """The reports' time: 'in November 2010', 'on 11 November 2010', 'August–November 2015'."""
+    words = date_phrase(start, end, "years")  # a whole unit, or the span between the two
+    if "\u2013" in words:
+        return words
+    return f"{'on' if words[0].isdigit() and ' ' in words else 'in'} {words}"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -190,23 +190,21 @@ def phrase(date_start, date_end, precision=None, reported_start=None, reported_e
     2009' (it ended then), 'from July 2015', 'not before 2001' (a rough earliest start),
     'reported in November 2010', 'from 2 August 2015, still so in November 2015',
     'reported 2007 – 14 November 2011; began no earlier than 2001', 'undated'. A report
-    is never read as an end."""
-    s, e = _parse(date_start), _parse(date_end)
-    rs, re_ = _parse(reported_start), _parse(reported_end)
-    rs, re_ = rs or re_, re_ or rs
+    is never read as an end. The days are ISO 8601 text, as the database holds them."""
+    rs, re_ = reported_start or reported_end, reported_end or reported_start
     precision = (precision or "").strip().lower()
-    if e is not None:  # it ended: from its start to its end, not a point somewhere between
+    if date_end:  # it ended: from its start to its end, not a point somewhere between
         return date_phrase(date_start, date_end, "years" if precision in POINT_PRECISIONS else precision)
     rough = precision in ROUGH or not precision
-    if s is None:
+    if not date_start:
         return f"reported {_reported(rs, re_)}" if rs else "undated"
-    if rs is None:
-        return f"{'not before' if rough else 'from'} {_open(s, 'start')}"
+    start = day_words(date_start, "start")
+    if not rs:
+        return f"{'not before' if rough else 'from'} {start}"
     told = _reported(rs, re_)
     if rough:
-        return f"reported {told}" + (f"; began no earlier than {_open(s, 'start')}" if s < rs else "")
-    start = _open(s, "start")
-    if re_.isoformat() > parse_date(date_start[:{"year": 4, "month": 7}.get(precision, 10)], "end"):
+        return f"reported {told}" + (f"; began no earlier than {start}" if date_start < rs else "")
+    if re_ > parse_date(date_start[:{"year": 4, "month": 7}.get(precision, 10)], "end"):
         return f"from {start}, still so {_on(re_, 'end')}"
     return f"from {start}" + ("" if told in (f"in {start}", f"on {start}") else f" (reported {told})")
 

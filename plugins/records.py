@@ -109,11 +109,11 @@ async def placed(db, table: str, id: str, day: str) -> markupsafe.Markup:
         found = (await db.execute(spans.FIRST_RECORD_SQL, {"g": id})).first()
         other, other_id, formation = (found["tbl"], found["id"], found["formation"]) if found else (None, None, 0)
         what = "its formation" if formation else "its earliest dated record, which does not say it was founded then"
-        words = dates._open(dates._parse(day), "start")
+        words = dates.day_words(day, "start")
     else:
         found = (await db.execute(_DEATH_SQL, {"id": id})).first()
         other, other_id = ("events", found["id"]) if found else (None, None)
-        what, words = "the record of the death", dates._open(dates._parse(day), "end")
+        what, words = "the record of the death", dates.day_words(day, "end")
     if other is None:
         return markupsafe.Markup("{}").format(words)
     label = (await labels.labels_for(db, other, [other_id])).get(other_id)

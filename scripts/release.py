@@ -4,7 +4,7 @@ researcher can cite, check and load anywhere.
     .venv/bin/python scripts/release.py [--db imu.db] [--out dist] [--previous OLD.db]
 
 writes dist/imu-dataset-<version>/ and dist/imu-dataset-<version>.zip. The folder holds
-datapackage.json, one CSV per table (and the `disputes` view) in data/, imu.db, the events
+datapackage.json, one CSV per table and view in data/, imu.db, the events
 as GeoJSON, CITATION.cff, CHANGELOG.md against --previous when one is given, and
 SHA256SUMS (`sha256sum -c SHA256SUMS` in the folder checks them).
 

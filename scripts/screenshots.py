@@ -37,6 +37,7 @@ SHOTS = [
     ("disputes", "/imu/disputes", "table.rows-and-columns", None, 1280),
     ("phone", "/imu/events/2010-rasht-valley-security-sweeps", "h1", None, 390),
     ("network", "/imu/network?group=imu&year=2000", "#imu-network[data-state=drawn]", "#imu-network", 1280),
+    ("as_of", "/imu/as_of?group=imu&year=2011", "table.rows-and-columns", None, 1280),
     ("chart", "/imu/events_per_year", "#imu-chart[data-state=drawn]", "#imu-chart", 1280),
 ]
 # On the network, the line whose quotes the screenshot shows.
