@@ -277,3 +277,33 @@ def test_a_role_ended_before_its_group_was_formed_is_refused(tmp_path, monkeypat
                                {"formed.yml": FORMATION})
     assert errors == [f"seeds/spans.yml:{line(text, '- person:', after='')}: memberships[0].date_end: "
                       "ended by 2001-12-31, before 2009-08-01, the earliest day of the formation of A group"]
+
+
+# ---------------------------------------------------------------- the build, again
+
+def test_a_rebuild_that_moves_a_formation_gives_the_full_builds_database(tmp_path, monkeypatch):
+    """groups.first_dated is derived from other files' records: when the IMU's formation moves,
+    an incremental rebuild updates it (and the groups' search index) as a full build does."""
+    import shutil
+
+    from test_bench import dump
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(ROOT / "seeds", seeds)
+    out = tmp_path / "imu.db"
+    build_db.build(seeds, out)
+    events = seeds / "events-1991-2001.yml"
+    text = events.read_text()
+    assert text.count("    date_start: 1991-12-26\n") == 1
+    events.write_text(text.replace("    date_start: 1991-12-26\n", "    date_start: 1992-01-01\n"))
+
+    def no_full_build(*args, **kwargs):
+        raise AssertionError("the rebuild loaded everything instead of updating")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(build_db, "load", no_full_build)
+        build_db.build(seeds, out)
+    full = tmp_path / "full.db"
+    build_db.build(seeds, full, cache=False)
+    assert sqlite3.connect(out).execute("select first_dated from groups where id = 'imu'").fetchone() == ("1992-01-01",)
+    assert dump(out) == dump(full)
