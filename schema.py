@@ -386,7 +386,8 @@ EXTRA_COLUMNS: dict[str, tuple[Field, ...]] = {
                           "it (an event it takes part in; a membership in it or a relation of it, by date_start "
                           "or reported_start). It says when the documents first place the group, not that it was "
                           "founded then. No membership or relation of it is shown before this day. Derived at "
-                          "build time (spans.py); empty where none of its records is dated."),
+                          "build time (spans.py); empty where none of its records is dated, or where one is dated "
+                          "only by its end, which bounds nothing."),
     ),
     "people": (
         Field("died_by", "date",

@@ -49,27 +49,30 @@ _EARLIEST_END = """case {t}.date_precision when 'day' then {t}.date_end
       when 'season' then date({t}.date_end, 'start of month', '-2 months')
       when 'year' then date({t}.date_end, 'start of year') end"""
 
-# Each group's dated records: (group_id, day, is its formation). A span counts by its earliest
-# date given; one dated only by its end says nothing of when the group began.
-RECORDS_SQL = """
+# Each group's dated records: (group_id, day, is its formation, table, id), the day being the
+# earliest on which the record shows the group: an event's start, a span's start or first
+# report. A span dated only by its end shows the group at some time before it, which bounds
+# nothing: its day is '', and the group then has no first date unless a formation gives one.
+_SPAN_DAY = """case when date_start is null and reported_start is null then ''
+  else min(coalesce(date_start, '9999'), coalesce(reported_start, '9999')) end"""
+RECORDS_SQL = f"""
 select x.group_id, e.date_start as day, e.event_type = 'formation' and x.role = 'subject' as formation,
   'events' as tbl, e.id as id
 from event_groups x join events e on e.id = x.event_id
 union all
-select group_id, min(coalesce(date_start, '9999'), coalesce(reported_start, '9999')), 0, 'memberships', id
-from memberships where coalesce(date_start, reported_start) is not null
+select group_id, {_SPAN_DAY}, 0, 'memberships', id
+from memberships where coalesce(date_start, reported_start, date_end) is not null
 union all
-select group_id, min(coalesce(date_start, '9999'), coalesce(reported_start, '9999')), 0, 'group_relations', id
-from group_relations where coalesce(date_start, reported_start) is not null
+select group_id, {_SPAN_DAY}, 0, 'group_relations', id
+from group_relations where coalesce(date_start, reported_start, date_end) is not null
 union all
-select related_group_id, min(coalesce(date_start, '9999'), coalesce(reported_start, '9999')), 0,
-  'group_relations', id
-from group_relations where coalesce(date_start, reported_start) is not null"""
+select related_group_id, {_SPAN_DAY}, 0, 'group_relations', id
+from group_relations where coalesce(date_start, reported_start, date_end) is not null"""
 
 DERIVE = (
     f"""update groups set first_dated = f.day from (
       select g.id, f.day from groups g left join (
-        select group_id, coalesce(min(case when formation then day end), min(day)) as day
+        select group_id, nullif(coalesce(min(case when formation then day end), min(day)), '') as day
         from ({RECORDS_SQL}) group by group_id) f on f.group_id = g.id) f
     where f.id = groups.id and groups.first_dated is not f.day""",
     """update people set died_by = f.day from (
@@ -88,7 +91,7 @@ def derive(conn) -> set[str]:
 
 # The record that places a group first (:g): its formation, else its earliest dated record.
 # What the group's page links to.
-FIRST_RECORD_SQL = (f"select tbl, id, day, formation from ({RECORDS_SQL}) where group_id = :g "
+FIRST_RECORD_SQL = (f"select tbl, id, day, formation from ({RECORDS_SQL}) where group_id = :g and day != '' "
                     "order by formation desc, day, tbl, id limit 1")
 
 

@@ -14,7 +14,8 @@
 - `/-/static-plugins/imu/<file>`: the site's own files (FILES): the stylesheet, and the
   scripts of the network and chart pages with the libraries they use.
 - Table pages: `imu_shown` leaves the machinery columns (labels.MACHINERY) out of the
-  HTML table. Every cell the site renders specially goes through the one `render_cell`.
+  HTML table, and shows a membership's or relation's time_order as its date in words, in
+  date_start's place. Every cell the site renders specially goes through the one `render_cell`.
 - The JSON API gets `popup` as a JSON object (`asgi_wrapper`).
 """
 from __future__ import annotations

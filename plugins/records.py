@@ -3,7 +3,9 @@
 One mechanism serves all eleven tables (templates/row.html renders `imu_record`):
 - the record's name (labels.LABELS) is its heading and title;
 - every column is shown with its codebook description, a foreign key as a link labelled
-  with the name of the record it points to, dates as their precision says (dates.py);
+  with the name of the record it points to, dates as their precision says (dates.py), a
+  membership's or relation's time as its dates and reports say (spans.py), and the day the
+  records place a group from or a person's death with the record behind it;
 - every table whose foreign keys point here gives a section of labelled links;
 - the claims behind the record, and behind the records one step away (a group's
   memberships, relations and parts in events), grouped by the fact they support;

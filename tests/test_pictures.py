@@ -39,10 +39,13 @@ def first_dated(con) -> dict[str, datetime.date]:
     for table, columns in (("memberships", ("group_id",)), ("group_relations", ("group_id", "related_group_id"))):
         for r in con.execute(f"select * from {table}"):
             dates = [day(d) for d in (r["date_start"], r["reported_start"]) if d]
+            if not dates and r["date_end"]:  # some time before its end: no bound at all
+                dates = [datetime.date.min]
             for c in columns:
                 earliest[r[c]].extend(dates)
-    return {g: min(formations[g]) if formations[g] else min(earliest[g])
-            for g in set(formations) | set(earliest) if formations[g] or earliest[g]}
+    placed = {g: min(formations[g]) if formations[g] else min(earliest[g])
+              for g in set(formations) | set(earliest) if formations[g] or earliest[g]}
+    return {g: d for g, d in placed.items() if d != datetime.date.min}
 
 
 def status_in(r, year: int, placed: dict) -> str | None:

@@ -307,3 +307,22 @@ def test_a_rebuild_that_moves_a_formation_gives_the_full_builds_database(tmp_pat
     build_db.build(seeds, full, cache=False)
     assert sqlite3.connect(out).execute("select first_dated from groups where id = 'imu'").fetchone() == ("1992-01-01",)
     assert dump(out) == dump(full)
+
+
+def test_a_span_dated_only_by_its_end_bounds_nothing(tmp_path):
+    """A role that ended by 1999 shows its group in being at some time before then, so an
+    event of the group in 2001 does not place the group from 2001: it has no first date."""
+    from test_validation import events
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "base.yml").write_text(BASE)
+    (seeds / "events.yml").write_text(events())
+    out = tmp_path / "imu.db"
+    build_db.build(seeds, out, docs=write_docs(tmp_path))
+    assert sqlite3.connect(out).execute("select first_dated from groups").fetchone() == ("2001-02-03",)
+    (seeds / "spans.yml").write_text(SPAN.format(fields="    date_end: 1999\n    date_precision: year"))
+    build_db.build(seeds, out, docs=write_docs(tmp_path))
+    con = sqlite3.connect(out)
+    assert con.execute("select first_dated from groups").fetchone() == (None,)
+    assert con.execute("select first_year, last_year from membership_years").fetchone() == (None, 1999)
