@@ -187,6 +187,33 @@ def test_phone_width_stays_readable(browser, live_server, con, path):
         page.close()
 
 
+# Every table page a reader reaches, and query pages whose columns the site trims.
+LABELLED = ["/imu/events", "/imu/memberships", "/imu/group_relations", "/imu/claims", "/imu/aliases",
+            "/imu/groups", "/imu/people", "/imu/sources", "/imu/event_groups", "/imu/event_people",
+            "/imu/dispute_topics", "/imu/search?q=Rasht", "/imu/relations?group=imu", "/imu/as_of?group=imu&year=2011"]
+
+
+@pytest.mark.parametrize("path", LABELLED)
+def test_phone_cells_are_labelled_with_their_own_column(browser, live_server, path):
+    """At 390 px a table's rows stack, each cell under a label: its own column's heading,
+    whatever columns the site leaves out or moves."""
+    from conftest import local_only_page
+
+    page = local_only_page(browser, width=390, height=844)
+    try:
+        page.goto(live_server + path)
+        found = page.evaluate("""() => {
+            const heads = [...document.querySelectorAll("table.rows-and-columns thead th")]
+                .map((th) => th.textContent.replace(/[\\u25b2\\u25bc\\u00a0]/g, "").trim());
+            const cells = [...document.querySelectorAll("table.rows-and-columns tbody tr:first-child td")];
+            return cells.map((td, i) => [getComputedStyle(td, "::before").content.replace(/^"|"$/g, ""), heads[i]]);
+        }""")
+        assert found, path
+        assert [label for label, _ in found] == [head for _, head in found], path
+    finally:
+        page.close()
+
+
 def test_task_what_happened_in_the_rasht_valley_in_2010(page, live_server, con):
     """From the home page alone: find the 2010 Rasht Valley events, and who says what about
     the death toll of the sweeps."""
