@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 import weakref
 from pathlib import Path
@@ -247,6 +248,56 @@ async def table_counts(datasette) -> dict[str, int]:
     return await db.table_counts(limit=1000)
 
 
+# What the records cover, for the home page's schema.org description: read once per server.
+COVERAGE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+COVERAGE_SQL = {
+    # The two ends of the date indexes, not every event (plugins/pictures.py reads them so too).
+    "years": "select substr(min(date_start), 1, 4), substr(max(date_end), 1, 4) from events",
+    "countries": "select distinct country from events where country is not null order by country",
+    "documents": "select title, url, published from sources where document is not null order by published, id",
+}
+
+
+async def coverage(datasette) -> dict:
+    if datasette not in COVERAGE:
+        db = datasette.get_database(DB)
+        COVERAGE[datasette] = {k: [tuple(r) for r in await db.execute(sql)] for k, sql in COVERAGE_SQL.items()}
+    return COVERAGE[datasette]
+
+
+async def json_ld(datasette, request) -> markupsafe.Markup:
+    """schema.org's Dataset for search engines' dataset search: what, which version, how far
+    in time and space, under what licence, from which documents, and where to download it."""
+    info, found = ABOUT.get(datasette, {}).get("info", {}), await coverage(datasette)
+    (first, last), = found["years"] or [(None, None)]
+    absolute = functools.partial(datasette.absolute_url, request)
+    data = {
+        "@context": "https://schema.org", "@type": "Dataset",
+        "name": info.get("title"), "description": (datasette.plugin_config("imu") or {}).get("summary"),
+        "url": absolute("/"), "version": info.get("version"), "dateModified": info.get("records_date"),
+        "license": info.get("license_url"), "citation": info.get("citation"),
+        "temporalCoverage": f"{first}/{last}" if first and last else None,
+        "spatialCoverage": [{"@type": "Place", "name": country_name(code)} for (code,) in found["countries"]],
+        "isBasedOn": [{"@type": "CreativeWork", "name": title, **({"url": url} if url else {}),
+                       **({"datePublished": published} if published else {})}
+                      for title, url, published in found["documents"]],
+        "distribution": [
+            {"@type": "DataDownload", "encodingFormat": "application/vnd.sqlite3", "contentUrl": absolute(f"/{DB}.db")},
+            {"@type": "DataDownload", "encodingFormat": "application/geo+json",
+             "contentUrl": absolute(f"/{DB}/events.geojson")},
+        ],
+    }
+    text = json.dumps({k: v for k, v in data.items() if v not in (None, [], "")}, ensure_ascii=False, indent=1)
+    return markupsafe.Markup(text.replace("</", "<\\/"))  # nothing in it may close the script
+
+
+def country_name(code: str) -> str:
+    import pycountry
+
+    country = pycountry.countries.get(alpha_2=code)
+    return country.name if country else code
+
+
 async def home(datasette, request):
     counts = await table_counts(datasette)
     meta = datasette.metadata(database=DB) or {}
@@ -256,7 +307,8 @@ async def home(datasette, request):
     queries = [{"name": n, "title": q.get("title") or n}
                for n, q in (datasette.metadata("queries", database=DB) or {}).items()]
     return cached(datasette, Response.html(await datasette.render_template(
-        "home.html", {"tables": tables, "queries": queries, "database_description": meta.get("description")},
+        "home.html", {"tables": tables, "queries": queries, "database_description": meta.get("description"),
+                      "json_ld": await json_ld(datasette, request)},
         request=request, view_name="imu-home")))
 
 

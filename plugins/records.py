@@ -34,6 +34,8 @@ SUBJECT_COLUMNS = set(CLAIM.parent_column.values())
 # A canned query's parameter names a record of this table.
 PARAM_TABLES = {"group": "groups", "person": "people", "source": "sources"}
 SECTION_LIMIT = 200
+# What a record says of itself in a sentence or two: for search engines and link previews.
+SUMMARY = ("description", "statement", "quote", "notes", "date_text")
 CLAIM_LIMIT = 300
 
 
@@ -291,6 +293,7 @@ async def record(datasette, table: str, id: str) -> dict | None:
     label = (await labels.labels_for(db, table, [id])).get(id, id)
     return {
         "table": table, "id": id, "label": label, "title": shorten(label, 120),
+        "summary": next((row[c] for c in SUMMARY if c in row.keys() and row[c]), None),
         "kind": labels.KINDS[table],
         "fields": await field_rows(datasette, db, table, row, k),
         "sections": await sections(db, table, id, k, label),

@@ -25,6 +25,7 @@ UPSTREAM = Path(datasette.__file__).parent / "templates"
 COPIED = {
     "query.html": "bc3559df0e209da97d0bb46d0da5e36e02a9a561e4e473d1b79f62776786b435",
     "_table.html": "f75a8872713f28fdce49b9a44a397f26ba1b5db5e82a74dda1f20ec14faaaa57",
+    "base.html": "bb22df33caea147e1db3b238878f2716ab698c81be89a66d9dabd5649e899dc2",
 }
 
 
@@ -62,6 +63,54 @@ def test_copied_templates_match_the_pinned_datasette():
     """A copied template silently loses upstream fixes; fail when the pinned copy changes."""
     for name, digest in COPIED.items():
         assert hashlib.sha256((UPSTREAM / name).read_bytes()).hexdigest() == digest, name
+
+
+# ---------------------------------------------------------------- what every page says of itself
+
+PAGE_TYPES = ["/", "/about", "/imu/search?q=Rasht", "/imu/events", "/imu/events/2010-rasht-valley-security-sweeps",
+              "/imu/groups/imu", "/imu/people/tohir-yoldashev", "/imu/claims?_size=1", "/imu/sources/blog-2014-has-imu-returned",
+              "/imu/dispute_topics/rasht-sweeps-casualties", "/imu/events_map", "/imu/network", "/imu/events_per_year",
+              "/imu/as_of?group=imu&year=2011", "/imu?sql=select+1", "/imu/no-such-table"]
+
+
+@pytest.mark.parametrize("path", PAGE_TYPES)
+def test_every_page_says_its_language_and_what_it_is(ds, path):
+    """For screen readers, search engines and link previews: the language, a description in
+    plain words (no markup, none of it escaped twice) and Open Graph's title and description."""
+    r = get(ds, path)
+    assert r.status_code in (200, 404), path
+    markup = r.text
+    assert re.search(r'<html lang="en">', markup), path
+    description = re.search(r'<meta name="description" content="([^"]*)">', markup)
+    assert description and len(html.unescape(description[1])) >= 40, path
+    assert "&lt;" not in description[1] and "<" not in html.unescape(description[1]), path
+    og = dict(re.findall(r'<meta property="og:(\w+)" content="([^"]*)">', markup))
+    assert og["title"] == re.search(r"<title>(.*?)</title>", markup, re.S)[1].strip(), path
+    assert og["description"] == description[1] and og["type"] == "website", path
+
+
+def test_a_record_page_is_described_by_its_own_words(ds, con):
+    description = con.execute("select description from events where id = '2010-rasht-valley-security-sweeps'").fetchone()[0]
+    markup = page(ds, "/imu/events/2010-rasht-valley-security-sweeps")
+    said = html.unescape(re.search(r'<meta name="description" content="([^"]*)">', markup)[1])
+    assert said.startswith("Event: Tajik security sweeps in the Rasht Valley. " + " ".join(description.split())[:100])
+
+
+def test_the_home_page_describes_the_dataset_for_dataset_search(ds, con, dataset_info):
+    """schema.org's Dataset: name, version, licence, the years and countries of the events,
+    the five documents it is based on, and downloads that answer."""
+    markup = page(ds, "/")
+    data = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', markup, re.S)[1])
+    assert data["@type"] == "Dataset" and data["name"] == dataset_info["title"]
+    assert data["version"] == dataset_info["version"] and data["dateModified"] == dataset_info["records_date"]
+    assert data["license"] == dataset_info["license_url"]
+    first, last = con.execute("select min(substr(date_start, 1, 4)), max(substr(date_end, 1, 4)) from events").fetchone()
+    assert data["temporalCoverage"] == f"{first}/{last}"
+    countries = {r[0] for r in con.execute("select distinct country from events where country is not null")}
+    assert len(data["spatialCoverage"]) == len(countries) and {"name": "Uzbekistan", "@type": "Place"} in data["spatialCoverage"]
+    assert len(data["isBasedOn"]) == con.execute("select count(*) from sources where document is not null").fetchone()[0]
+    for download in data["distribution"]:
+        assert get(ds, download["contentUrl"].replace("http://localhost", "")).status_code == 200, download
 
 
 # ---------------------------------------------------------------- home and about
