@@ -48,9 +48,10 @@ publish: imu.db $(PUBLISH_INSTALLED)
 	$(PY) scripts/deploy_dir.py $(DIR) --app $(APP) --deploy
 
 # dist/imu-dataset-<version>/ and its zip: a Frictionless data package, validated
-# (scripts/release.py); PREVIOUS=old/imu.db adds CHANGELOG.md against that release.
+# (scripts/release.py); PREVIOUS=old/imu.db adds CHANGELOG.md against that release, and
+# URL=https://SITE the site's address (absolute GeoJSON links, CITATION.cff's url).
 release: imu.db $(RELEASE_INSTALLED)
-	$(PY) scripts/release.py --db imu.db --out dist $(if $(PREVIOUS),--previous $(PREVIOUS))
+	$(PY) scripts/release.py --db imu.db --out dist $(if $(PREVIOUS),--previous $(PREVIOUS)) $(if $(URL),--base-url $(URL))
 
 imu.db: $(INSTALLED) build_db.py schema.py dataset.py VERSION fold.py seedparse.py quotes.py cache.py files.py dates.py spans.py $(SEEDS)
 	$(PY) build_db.py --seeds seeds --out imu.db

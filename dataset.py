@@ -27,7 +27,7 @@ TITLE = "Islamic Movement of Uzbekistan (IMU) dataset"
 LICENSE = "CC BY 4.0 (curated records); quotes remain their publishers'"
 LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"
 CITATION = ("IMU dataset: the Islamic Movement of Uzbekistan, its allies, people and events, curated from "
-            "five public documents, version {version} (records as of {date}), imu.db, table and record id. "
+            "five public documents, version {version} (records as of {date}), imu.db. "
             "Cite the claim's own source too: the dataset is a finding aid to what the documents say, not a "
             "source in itself.")
 

@@ -111,7 +111,8 @@ def prepare_jinja2_environment(env, datasette):
     async def inner():
         ABOUT[datasette] = about = await read_about(datasette)
         env.globals.update(imu_site=site(datasette, about["info"]), imu_shown=shown,
-                           imu_label_column=labels.label_column)
+                           imu_label_column=labels.label_column,
+                           imu_url=lambda request, path: datasette.absolute_url(request, path) if request else path)
     return inner
 
 

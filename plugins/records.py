@@ -292,7 +292,7 @@ async def record(datasette, table: str, id: str) -> dict | None:
     row = rows[0]
     label = (await labels.labels_for(db, table, [id])).get(id, id)
     return {
-        "table": table, "id": id, "label": label, "title": shorten(label, 120),
+        "table": table, "id": id, "label": label, "title": shorten(label, 120), "path": labels.record_url(table, id),
         "summary": next((row[c] for c in SUMMARY if c in row.keys() and row[c]), None),
         "kind": labels.KINDS[table],
         "fields": await field_rows(datasette, db, table, row, k),

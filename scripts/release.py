@@ -202,7 +202,7 @@ def build(db: Path, out: Path, previous: Path | None = None, base_url: str = "",
                                              encoding="utf-8")
     shutil.copyfile(db, folder / "imu.db")
     geojson_export.write_geojson(folder / "imu.db", folder / GEOJSON, base_url)
-    shutil.copyfile(ROOT / "CITATION.cff", folder / "CITATION.cff")
+    (folder / "CITATION.cff").write_text(citation_cff(about["records_date"], base_url), encoding="utf-8")
     if previous is not None:
         try:
             text = changelog(Path(previous), folder / "imu.db",
@@ -216,6 +216,14 @@ def build(db: Path, out: Path, previous: Path | None = None, base_url: str = "",
     write_sums(folder)
     write_zip(folder, out / f"{name}.zip", about["records_date"])
     return folder
+
+
+def citation_cff(released: str, url: str = "") -> str:
+    """The project's CITATION.cff with the release's date (the records' date, so the same
+    records give the same file) and, when the publisher gives it, the site's address."""
+    text = (ROOT / "CITATION.cff").read_text(encoding="utf-8").rstrip("\n") + "\n"
+    text += f"date-released: {json.dumps(released)}\n"
+    return text + (f"url: {json.dumps(url)}\n" if url else "")
 
 
 def describe(db: Path) -> str:
@@ -234,7 +242,8 @@ def main(argv=None) -> int:
     parser.add_argument("--db", type=Path, default=ROOT / "imu.db", help="the database (default: imu.db)")
     parser.add_argument("--out", type=Path, default=ROOT / "dist", help="where to write it (default: dist)")
     parser.add_argument("--previous", type=Path, help="the previous release's imu.db: write CHANGELOG.md against it")
-    parser.add_argument("--base-url", default="", help="the site's address, for absolute links in the GeoJSON")
+    parser.add_argument("--base-url", default="",
+                        help="the site's address: absolute links in the GeoJSON, and CITATION.cff's url")
     parser.add_argument("--no-validate", dest="check", action="store_false", help="skip frictionless's validation")
     args = parser.parse_args(argv)
     try:

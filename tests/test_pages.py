@@ -113,6 +113,26 @@ def test_the_home_page_describes_the_dataset_for_dataset_search(ds, con, dataset
         assert get(ds, download["contentUrl"].replace("http://localhost", "")).status_code == 200, download
 
 
+@pytest.mark.parametrize("table, id", [("events", "2010-rasht-valley-security-sweeps"), ("groups", "imu"),
+                                       ("memberships", "usmon-odil--imu--leader"), ("sources", "blog-2014-has-imu-returned")])
+def test_every_record_page_says_how_to_cite_it(ds, con, dataset_info, table, id):
+    """A complete citation, nothing left to fill in: the dataset, its version and date, the
+    record's kind, name, table and id, and its permanent address."""
+    markup = page(ds, f"/imu/{table}/{id}")
+    section = re.search(r'<section class="imu-section imu-cite-record" id="cite">(.*?)</section>', markup, re.S)[1]
+    cite = " ".join(html.unescape(re.sub(r"<[^>]+>", "", section)).split())  # as it reads, links inline
+    kind = labels.KINDS[table].lower()
+    assert (f"version {dataset_info['version']} (records as of {dataset_info['records_date']}), "
+            f"{kind} “{label(con, table, id)}” (table {table}, id {id}), http://localhost/imu/{table}/{id}.") in cite
+
+
+def test_the_dataset_citation_is_whole(ds, dataset_info):
+    """No placeholder in the citation the database and the site give; the site adds its address."""
+    assert "record id" not in dataset_info["citation"] and "<" not in dataset_info["citation"]
+    for path in ("/", "/about"):
+        assert f"{' '.join(dataset_info['citation'].split())} Online at http://localhost/" in text_of(page(ds, path))
+
+
 # ---------------------------------------------------------------- home and about
 
 def test_home_page_says_what_it_is_and_gives_the_ways_in(ds, con, metadata, dataset_info):

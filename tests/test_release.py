@@ -37,6 +37,15 @@ def release(db: Path, out: Path, *args) -> Path:
     return folder
 
 
+def read_info_of(db: Path) -> dict:
+    import contextlib
+
+    import dataset
+
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return dataset.read_info(conn)
+
+
 def files(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -123,10 +132,29 @@ def test_a_csv_per_table_and_view_with_every_row(folder, package, db_path):
 
 def test_the_other_files(folder, db_path, tmp_path):
     assert (folder / "imu.db").read_bytes() == db_path.read_bytes()
-    assert (folder / "CITATION.cff").read_bytes() == (ROOT / "CITATION.cff").read_bytes()
+    info = read_info_of(db_path)
+    assert (folder / "CITATION.cff").read_text() == (ROOT / "CITATION.cff").read_text() \
+        + f'date-released: "{info["records_date"]}"\n'
     geojson_export.write_geojson(db_path, tmp_path / "events.geojson")
     assert (folder / "events.geojson").read_bytes() == (tmp_path / "events.geojson").read_bytes()
     assert not (folder / "CHANGELOG.md").exists()
+
+
+def test_a_release_for_a_site_links_to_it(db_path, tmp_path):
+    """With the site's address (make release URL=...), CITATION.cff has its url and the
+    GeoJSON's links are absolute; both files validate (CFF's schema, RFC 7946)."""
+    from test_dataset import CFF_SCHEMA
+    import jsonschema
+    import yaml
+
+    folder = release(db_path, tmp_path, "--base-url", "https://imu.example.org/", "--no-validate")
+    cff = yaml.safe_load((folder / "CITATION.cff").read_text())
+    assert cff["url"] == "https://imu.example.org" and str(cff["date-released"]) == read_info_of(db_path)["records_date"]
+    validator = jsonschema.Draft7Validator(json.loads(CFF_SCHEMA.read_text()),
+                                           format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    assert list(validator.iter_errors(cff)) == []
+    links = {f["properties"]["link"] for f in json.loads((folder / "events.geojson").read_text())["features"]}
+    assert links and all(link.startswith("https://imu.example.org/imu/events/") for link in links)
 
 
 def test_sha256sums_match_every_file(folder):
