@@ -22,6 +22,12 @@ new URLs. datasette-hashed-urls does this; this is the same idea with five diffe
 It is on where the site is published (`make serve-prod`, the deploy folder) and off for
 `make serve`, through `plugins.imu.hashed_urls` in metadata.yml, which reads the
 environment variable IMU_HASHED_URLS ("1" turns it on).
+
+Compression (gzip, asgi-gzip) is composed here too, outside the rewriting, so that the
+links are rewritten before the bytes are compressed: on in the deploy folder
+(`plugins.imu.compress`, IMU_COMPRESS), where Datasette answers the internet itself; off
+behind `make serve-prod`'s nginx, which compresses what it sends (and caches it plain),
+and off for `make serve`. The `.db` download is never compressed on the fly.
 """
 from __future__ import annotations
 
@@ -38,9 +44,23 @@ VISITOR_SQL = frozenset({"sql", "_where"})
 OURS = re.compile(rf"^/{DB}(?:-[0-9a-f]*)?(?=[/.]|$)")
 
 
-def enabled(datasette) -> bool:
-    value = (datasette.plugin_config("imu") or {}).get("hashed_urls")
+def enabled(datasette, setting: str = "hashed_urls") -> bool:
+    value = (datasette.plugin_config("imu") or {}).get(setting)
     return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def compressing(app):
+    """`app` with gzip for clients that accept it, but for the `.db` download."""
+    from asgi_gzip import GZipMiddleware
+
+    gzipped = GZipMiddleware(app, minimum_size=1024, compresslevel=5)
+
+    async def compress(scope, receive, send):
+        if scope.get("type") == "http" and not scope.get("path", "").endswith(".db"):
+            return await gzipped(scope, receive, send)
+        return await app(scope, receive, send)
+
+    return compress
 
 
 def route(datasette) -> str | None:
@@ -95,7 +115,7 @@ def asgi_wrapper(datasette):
             download = path == f"/{current}.db"  # a file, sent in pieces but never cut short
             await app(scope, receive, relinking(send, current, far, download))
 
-        return hashed_urls
+        return compressing(hashed_urls) if enabled(datasette, "compress") else hashed_urls
 
     return wrap
 

@@ -8,7 +8,8 @@ The folder holds the database, metadata, plugins, templates, settings and a Dock
 the Dockerfile installs it, which also pins Datasette and its plugins to pyproject.toml's
 versions. The version and the records' date travel inside imu.db (its dataset_info table),
 so the deployed site shows them without git history to read. The metadata turns on
-content-hashed URLs (plugins/hashed.py), since a published site sits behind a CDN.
+content-hashed URLs (plugins/hashed.py), since a published site sits behind a CDN, and
+gzip, since nothing else in front of it compresses.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
                         str(ROOT)], check=True)
         wheel = next(plugins.glob("imu_dataset-*.whl")).name
         metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
-        metadata.setdefault("plugins", {}).setdefault("imu", {})["hashed_urls"] = True
+        metadata.setdefault("plugins", {}).setdefault("imu", {}).update(hashed_urls=True, compress=True)
         (tmp / "metadata.yml").write_text(yaml.safe_dump(metadata, allow_unicode=True, sort_keys=False))
         db = tmp / "imu.db"
         shutil.copy(args.db, db)

@@ -107,6 +107,22 @@ def test_the_deployed_site_answers_as_make_serve_does(deployed, db_path, setting
     assert "records as of" in fetch(url + "/").decode()
 
 
+def test_the_deployed_site_compresses_and_keeps_its_hashed_links(deployed):
+    """Nothing compresses in front of the deployed app, so it does: gzip outside the links'
+    rewriting (plugins/hashed.py), the hashed links intact inside, the .db left alone."""
+    import gzip
+
+    url, _ = deployed
+    request = urllib.request.Request(url + "/imu/groups/imu", headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        assert r.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in r.headers["Vary"]
+        page = gzip.decompress(r.read()).decode()
+    assert re.search(r'href="/imu-[0-9a-f]{7}/groups/', page) and 'href="/imu/' not in page
+    request = urllib.request.Request(url + "/imu.db", headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        assert "Content-Encoding" not in r.headers
+
+
 def test_the_deployed_site_uses_no_project_files_outside_its_folder(deployed):
     """It runs from the folder and its venv alone: the project's modules come from the wheel."""
     url, folder = deployed

@@ -41,6 +41,36 @@ def test_pages_are_cached_by_the_proxy(prod):
     assert first[1]["X-Cache-Status"] == "MISS" and second[1]["X-Cache-Status"] == "HIT"
 
 
+def gzipped(url: str):
+    """(status, headers, body as sent, body unzipped) of a GET that accepts gzip."""
+    import gzip
+
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        sent = r.read()
+        plain = gzip.decompress(sent) if r.headers.get("Content-Encoding") == "gzip" else sent
+        return r.status, dict(r.headers), sent, plain
+
+
+@pytest.mark.parametrize("path", ["/imu/groups/imu", "/imu/network?group=imu&year=2000",
+                                  "/-/static-plugins/imu/cytoscape.min.js", "/imu/events.json?_shape=array"])
+def test_pages_and_scripts_are_compressed_and_keep_their_hashed_links(prod, path):
+    """nginx compresses what it sends, after Datasette has rewritten the hashed links; a
+    client that does not accept gzip gets the same page plain (one cached copy serves both)."""
+    url, route, _ = prod
+    status, headers, sent, plain = gzipped(url + path)
+    assert status == 200 and headers.get("Content-Encoding") == "gzip", path
+    assert len(sent) < len(plain) / 2, (path, len(sent), len(plain))
+    assert plain == get(url + path)[2]  # uncompressed, for a client without gzip
+    if path.startswith("/imu/groups"):
+        assert f'href="/{route}/' in plain.decode() and 'href="/imu/' not in plain.decode()
+
+
+def test_the_download_is_not_compressed(prod):
+    url, _, _ = prod
+    assert "Content-Encoding" not in gzipped(url + "/imu.db")[1]
+
+
 def test_the_download_is_a_static_file(prod, db_path):
     url, _, _ = prod
     status, headers, body = get(url + "/imu.db")
