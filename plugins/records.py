@@ -216,6 +216,19 @@ limit {limit}
 """
 
 
+# The points in dispute a record's claims take a side on, or that dispute the very passage
+# one of its claims quotes: the pledge to the Islamic State as an event is disputed where
+# the relations quoting the same video are.
+_DISPUTED_SQL = """
+select d.id, d.question from dispute_topics d where d.id in (
+  select c.dispute_id from claims c where {found} and c.dispute_id is not null
+  union
+  select o.dispute_id from claims o where o.dispute_id is not null and exists (
+    select 1 from claims c where {found} and c.source_id = o.source_id and c.quote = o.quote))
+order by d.question
+"""
+
+
 async def claim_groups(db, table: str, id: str, k: labels.Keys) -> dict:
     """The claims about this record and about the records that point to it, grouped by
     the fact they support (this record's own first); a source's in document order; a
@@ -266,7 +279,9 @@ async def claim_groups(db, table: str, id: str, k: labels.Keys) -> dict:
         if not groups or groups[-1]["key"] != key:
             groups.append({"key": key, "title": title, "own": own, "claims": []})
         groups[-1]["claims"].append(r)
-    return {"groups": groups, "count": count,
+    disputed = [] if table == "dispute_topics" else [
+        dict(r) for r in (await db.execute(_DISPUTED_SQL.format(found=found), {"id": id, "table": table})).rows]
+    return {"groups": groups, "count": count, "disputed": disputed,
             "more": f"/{DB}/claims?{direct[0]}={tilde_encode(id)}" if count > len(rows) else None}
 
 

@@ -6,6 +6,7 @@ SQL, which the pages use too), never typed in; the pages are read as HTML throug
 """
 from __future__ import annotations
 
+import collections
 import hashlib
 import html
 import json
@@ -131,6 +132,37 @@ def test_the_dataset_citation_is_whole(ds, dataset_info):
     assert "record id" not in dataset_info["citation"] and "<" not in dataset_info["citation"]
     for path in ("/", "/about"):
         assert f"{' '.join(dataset_info['citation'].split())} Online at http://localhost/" in text_of(page(ds, path))
+
+
+def test_every_record_a_dispute_concerns_links_to_it(ds, con):
+    """A record links every point in dispute that its claims take a side on, or that disputes
+    a passage its claims quote: the IS pledge as an event is disputed where the relations
+    quoting the same video are."""
+    def disputed(table, id):
+        markup = page(ds, f"/imu/{table}/{id}")
+        found = re.search(r'<p class="imu-disputed-points">(.*?)</p>', markup, re.S)
+        return set(re.findall(r'href="/imu/dispute_topics/([^"]+)"', found[1])) if found else set()
+
+    assert "imu-is-pledge-who" in disputed("events", "2015-imu-pledges-allegiance-to-islamic-state")
+    checked = 0
+    for table, column in (("events", "event_id"), ("groups", "group_id"), ("people", "person_id"),
+                          ("memberships", "membership_id"), ("group_relations", "relation_id")):
+        own = collections.defaultdict(set)
+        for id, dispute in con.execute(f"select {column}, dispute_id from claims where {column} is not null "
+                                       "and dispute_id is not null"):
+            own[id].add(dispute)
+        for id, disputes in own.items():
+            assert disputes <= disputed(table, id), (table, id)
+            checked += 1
+    assert checked >= 25  # every record with a disputed claim of its own
+
+
+def test_the_home_page_leads_to_the_questions_in_dispute(ds, con):
+    home = page(ds, "/")
+    assert re.search(r'<a href="/imu/dispute_topics">Disputes</a>', home)
+    listed = page(ds, "/imu/dispute_topics?_size=max")
+    for (question,) in con.execute("select question from dispute_topics"):
+        assert esc(question) in listed, question
 
 
 # ---------------------------------------------------------------- home and about
