@@ -49,6 +49,8 @@
         window.Plot.ruleY([0]),
       ],
     });
+    // Plot names its marks' groups (aria-label on <g>), which ARIA allows only with a role.
+    plot.querySelectorAll("g[aria-label]:not([role])").forEach((g) => g.setAttribute("role", "group"));
     const target = document.getElementById("imu-chart-plot");
     target.replaceChildren(plot);
     box.dataset.state = "drawn";

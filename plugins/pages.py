@@ -121,6 +121,11 @@ def extra_css_urls():
     return ["/-/static-plugins/imu/site.css"]
 
 
+@hookimpl
+def extra_js_urls():
+    return [{"url": "/-/static-plugins/imu/a11y.js", "module": True}]  # a module runs once the page is read
+
+
 # ---------------------------------------------------------------- table pages
 
 def shown(table, display_columns, display_rows):

@@ -269,15 +269,15 @@ async def claim_groups(db, table: str, id: str, k: labels.Keys) -> dict:
     for r in rows:
         if group_by == "subject":
             key = (r["subject_type"], r["subject_id"])
-            title = markupsafe.Markup('{}: <a href="{}">{}</a>').format(
-                r["subject_kind"], r["subject_link"], r["subject_label"])
+            title = f"{r['subject_kind']}: {r['subject_label']}"
             own = key == (table, id)
         elif group_by == "position":
             key, title, own = r["position"], f"Side: {r['position'] or 'no position given'}", True
         else:
             key, title, own = None, "In the order the document tells them", True
         if not groups or groups[-1]["key"] != key:
-            groups.append({"key": key, "title": title, "own": own, "claims": []})
+            groups.append({"key": key, "title": title, "own": own, "claims": [],
+                           "link": r["subject_link"] if group_by == "subject" and not own else None})
         groups[-1]["claims"].append(r)
     disputed = [] if table == "dispute_topics" else [
         dict(r) for r in (await db.execute(_DISPUTED_SQL.format(found=found), {"id": id, "table": table})).rows]
