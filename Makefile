@@ -10,6 +10,8 @@ RELEASE_INSTALLED := $(VENV)/.installed-release
 DIR ?= build/deploy
 APP ?= imu-dataset
 SEEDS := $(wildcard seeds/*.yml)
+# The release package of the database built, which the site offers for download.
+RELEASE_ZIP = dist/imu-dataset-$(shell cat VERSION).zip
 # settings.json as --setting options, by the one helper the replicas, tests and bench use.
 SETTINGS = $(shell $(PY) -c "import sys; sys.path.insert(0, 'scripts'); import serve_prod; print(*serve_prod.settings())")
 # Debian packages the project needs beyond Python's; Debian starts its own nginx on port 80: not ours.
@@ -40,11 +42,11 @@ $(RELEASE_INSTALLED): $(INSTALLED)
 
 # The folder `datasette publish fly` deploys (database, metadata, plugins with a wheel of
 # this project, templates, settings, Dockerfile), written to DIR without deploying.
-deploy-dir: imu.db $(PUBLISH_INSTALLED)
+deploy-dir: imu.db $(RELEASE_ZIP) $(PUBLISH_INSTALLED)
 	$(PY) scripts/deploy_dir.py $(DIR) --app $(APP)
 
 # Deploy to Fly.io as APP (https://APP.fly.dev/); needs flyctl, logged in.
-publish: imu.db $(PUBLISH_INSTALLED)
+publish: imu.db $(RELEASE_ZIP) $(PUBLISH_INSTALLED)
 	$(PY) scripts/deploy_dir.py $(DIR) --app $(APP) --deploy
 
 # dist/imu-dataset-<version>/ and its zip: a Frictionless data package, validated
@@ -59,7 +61,12 @@ imu.db: $(INSTALLED) build_db.py schema.py dataset.py VERSION fold.py seedparse.
 inspect.json: imu.db
 	$(VENV)/bin/datasette inspect imu.db --inspect-file inspect.json
 
-build: imu.db inspect.json
+# The zip as `make release` writes it, without its validation (frictionless is a
+# release-only dependency); the site serves it beside the database (plugins/pages.py).
+$(RELEASE_ZIP): imu.db scripts/release.py geojson_export.py CITATION.cff
+	$(PY) scripts/release.py --db imu.db --out dist --no-validate
+
+build: imu.db inspect.json $(RELEASE_ZIP)
 
 serve: build
 	$(VENV)/bin/datasette serve -i imu.db --inspect-file inspect.json -m metadata.yml \

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl
 
 import markupsafe
 from datasette import hookimpl
-from datasette.utils.asgi import NotFound, Response
+from datasette.utils.asgi import AsgiFileDownload, NotFound, Response
 
 import dataset
 import labels
@@ -96,12 +96,35 @@ def get_metadata(datasette, key, database, table):
 def site(datasette, info: dict) -> dict:
     meta = datasette.metadata() or {}
     config = datasette.plugin_config("imu") or {}
+    zip_file = release_file(datasette, info.get("version"))
     return {
         "title": info.get("title"), "license": info.get("license"), "license_url": info.get("license_url"),
         "source": meta.get("source"), "source_url": meta.get("source_url"),
         "citation": info.get("citation", ""), "summary": config.get("summary", ""),
         "version": info.get("version"), "date": info.get("records_date"),
+        "release": f"/{zip_file.name}" if zip_file else None,
+        "release_mb": round(zip_file.stat().st_size / 1e6, 1) if zip_file else None,
     }
+
+
+def release_file(datasette, version: str | None) -> Path | None:
+    """The release of the database served (scripts/release.py, `make build`): the zip in dist/
+    beside it, named by its version, if it is there."""
+    db = datasette.databases.get(DB)
+    if not version or db is None or not db.path:
+        return None
+    path = Path(db.path).parent / "dist" / f"imu-dataset-{version}.zip"
+    return path if path.is_file() else None
+
+
+async def release_zip(datasette, request):
+    """The release package, for researchers: only the one of the database served."""
+    version = (ABOUT.get(datasette) or {}).get("info", {}).get("version")
+    path = release_file(datasette, version)
+    if path is None or request.url_vars["version"] != version:
+        raise NotFound("No such release here")
+    return AsgiFileDownload(path, filename=path.name, content_type="application/zip",
+                            headers={"Cache-Control": f"max-age={datasette.setting('default_cache_ttl')}"})
 
 
 @hookimpl
@@ -364,7 +387,8 @@ async def site_file(request):
 @hookimpl
 def register_routes():
     return [(r"^/$", home), (r"^/about$", about),
-            (r"^/-/static-plugins/imu/(?P<name>[a-z0-9_.-]+\.(?:css|js))$", site_file)]
+            (r"^/-/static-plugins/imu/(?P<name>[a-z0-9_.-]+\.(?:css|js))$", site_file),
+            (r"^/imu-dataset-(?P<version>[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4})\.zip$", release_zip)]
 
 
 # ---------------------------------------------------------------- the API's popup

@@ -6,7 +6,8 @@ The folder holds the database, metadata, plugins, templates, settings and a Dock
 (`datasette publish fly --generate-dir`). The plugins import the project's own modules
 (labels, dates, fold, schema), so a wheel of the project rides in the plugins folder and
 the Dockerfile installs it, which also pins Datasette and its plugins to pyproject.toml's
-versions. The version and the records' date travel inside imu.db (its dataset_info table),
+versions, and the release package of the database rides in dist/. The version and the
+records' date travel inside imu.db (its dataset_info table),
 so the deployed site shows them without git history to read. The metadata turns on
 content-hashed URLs (plugins/hashed.py), since a published site sits behind a CDN, and
 gzip, since nothing else in front of it compresses.
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+import release  # the release package the site offers for download
 from serve_prod import settings  # settings.json as `--setting` options, as make serve passes them
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,10 +52,16 @@ def main(argv=None) -> int:
         (tmp / "metadata.yml").write_text(yaml.safe_dump(metadata, allow_unicode=True, sort_keys=False))
         db = tmp / "imu.db"
         shutil.copy(args.db, db)
+        # The release of this database, which the site offers (plugins/pages.py): in dist/
+        # beside the database, carried as a static folder so that a direct deploy takes it too.
+        made = release.build(db, tmp / "release", check=False)
+        (tmp / "dist").mkdir()
+        shutil.copy(made.parent / f"{made.name}.zip", tmp / "dist")
         where = [] if args.deploy else ["--generate-dir", str(args.dir.resolve())]
         done = subprocess.run([str(BIN / "datasette"), "publish", "fly", str(db), "--app", args.app, *where,
                                "-m", str(tmp / "metadata.yml"), "--plugins-dir", str(plugins),
                                "--template-dir", str(ROOT / "templates"), "--install", f"plugins/{wheel}",
+                               "--static", f"dist:{tmp / 'dist'}",
                                *settings()], cwd=tmp)
     if done.returncode:
         return done.returncode

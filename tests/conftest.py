@@ -21,9 +21,13 @@ import serve_prod  # noqa: E402  (make serve's settings as options)
 
 @pytest.fixture(scope="session")
 def db_path(tmp_path_factory) -> Path:
-    """imu.db built from seeds/ into a temporary folder, once per run."""
+    """imu.db built from seeds/ into a temporary folder, once per run, with its release
+    package in dist/ beside it, as `make build` leaves them (the site offers the zip)."""
+    import release
+
     out = tmp_path_factory.mktemp("build") / "imu.db"
     build_db.build(ROOT / "seeds", out)
+    release.build(out, out.parent / "dist", check=False)
     return out
 
 

@@ -123,6 +123,15 @@ def test_the_deployed_site_compresses_and_keeps_its_hashed_links(deployed):
         assert "Content-Encoding" not in r.headers
 
 
+def test_the_deployed_site_offers_its_release(deployed, db_path):
+    """The release package of the deployed database, made by deploy_dir.py and carried in its
+    folder: the same bytes as the release of the same database anywhere."""
+    url, folder = deployed
+    name = f"imu-dataset-{dataset.version()}.zip"
+    assert f'href="/{name}"' in fetch(url + "/").decode()
+    assert fetch(f"{url}/{name}") == (folder / "dist" / name).read_bytes() == (db_path.parent / "dist" / name).read_bytes()
+
+
 def test_the_deployed_site_uses_no_project_files_outside_its_folder(deployed):
     """It runs from the folder and its venv alone: the project's modules come from the wheel."""
     url, folder = deployed

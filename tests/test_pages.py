@@ -165,6 +165,29 @@ def test_the_home_page_leads_to_the_questions_in_dispute(ds, con):
         assert esc(question) in listed, question
 
 
+def test_the_release_is_downloadable_from_the_home_and_about_pages(ds, db_path, dataset_info, tmp_path):
+    """The release package of the database served, as `make release` makes it, byte for byte;
+    no other version's, and no link where no release lies beside the database."""
+    import release
+    import yaml
+
+    from conftest import ROOT, make_datasette
+
+    name = f"imu-dataset-{dataset_info['version']}.zip"
+    for path in ("/", "/about"):
+        assert f'<a href="/{name}">{name}</a>' in page(ds, path), path
+    r = get(ds, f"/{name}")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    made = release.build(db_path, tmp_path, check=False)
+    assert r.content == (made.parent / f"{made.name}.zip").read_bytes()
+    assert get(ds, "/imu-dataset-0.0.1.zip").status_code == 404
+    bare = tmp_path / "bare" / "imu.db"
+    bare.parent.mkdir()
+    bare.write_bytes(db_path.read_bytes())
+    other = make_datasette(bare, yaml.safe_load((ROOT / "metadata.yml").read_text()), {})
+    assert name not in page(other, "/") and get(other, f"/{name}").status_code == 404
+
+
 # ---------------------------------------------------------------- home and about
 
 def test_home_page_says_what_it_is_and_gives_the_ways_in(ds, con, metadata, dataset_info):

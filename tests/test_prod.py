@@ -66,6 +66,17 @@ def test_pages_and_scripts_are_compressed_and_keep_their_hashed_links(prod, path
         assert f'href="/{route}/' in plain.decode() and 'href="/imu/' not in plain.decode()
 
 
+def test_the_release_is_downloadable(prod, db_path):
+    """The release package beside the database, through the proxy, as make build leaves it."""
+    import dataset
+
+    url, _, _ = prod
+    name = f"imu-dataset-{dataset.version()}.zip"
+    assert f'href="/{name}"' in get(url + "/")[2].decode()
+    status, headers, body = get(f"{url}/{name}")
+    assert status == 200 and body == (db_path.parent / "dist" / name).read_bytes()
+
+
 def test_the_download_is_not_compressed(prod):
     url, _, _ = prod
     assert "Content-Encoding" not in gzipped(url + "/imu.db")[1]
