@@ -26,8 +26,10 @@
     container: document.getElementById("imu-graph"),
     wheelSensitivity: 0.3,
     style: [
-      { selector: "node", style: { label: "data(name)", "font-size": 11, "text-wrap": "wrap", "text-max-width": 120,
-        "text-valign": "bottom", "text-margin-y": 3, "background-color": "#8a8a8a", width: 16, height: 16 } },
+      { selector: "node", style: { label: "data(name)", "font-size": 12, "text-wrap": "wrap", "text-max-width": "data(wrap)",
+        "text-halign": "data(halign)", "text-valign": "data(valign)", "text-margin-x": "data(dx)", "text-margin-y": "data(dy)",
+        "text-background-color": "#fff", "text-background-opacity": 0.8, "background-color": "#8a8a8a",
+        width: 16, height: 16 } },
       { selector: "node.focus", style: { "background-color": "#222", width: 28, height: 28, "font-weight": "bold" } },
       { selector: "edge", style: { "curve-style": "bezier", width: 2.5, "line-color": "data(colour)",
         "target-arrow-color": "data(colour)", "target-arrow-shape": "data(arrow)", "arrow-scale": 1.3 } },
@@ -75,20 +77,60 @@
         status: r.status, disputed: r.disputed ? true : false, colour: s.colour, arrow: s.arrow, row: r } };
     });
     cy.elements().remove();
-    cy.add(Array.from(nodes, ([id, name]) => ({ group: "nodes", data: { id: "g:" + id, group_id: id, name: name },
+    cy.add(Array.from(nodes, ([id, name]) => ({ group: "nodes", data: { id: "g:" + id, group_id: id, name: name,
+      halign: "center", valign: "bottom", dx: 0, dy: 4, wrap: 120 },
       classes: focus.has(id) ? "focus" : "" })));
     cy.add(edges);
     filter();
-    const many = edges.length > 80;
-    cy.edges().toggleClass("labelled", !many);
-    const layout = focus.size
-      ? { name: "concentric", concentric: (n) => (n.hasClass("focus") ? 2 : 1), levelWidth: () => 1,
-          minNodeSpacing: 50, animate: false }
-      : { name: "cose", animate: false, idealEdgeLength: () => 110, nodeRepulsion: () => 9000 };
-    cy.elements(":visible").layout(layout).run();
-    cy.fit(cy.elements(":visible"), 30);
+    arrange();
     panel.replaceChildren(paragraph("Click a line to read the quotes behind it."));
     if (truncated) count.textContent += " Only the first 1,000 relations are drawn: choose a group to see all of its own.";
+  }
+
+  // The layout, in screen pixels at zoom 1 so that labels keep their size: the group the page
+  // centres on (or the one with most relations) in the middle, the others round an ellipse
+  // that fills the box, in order of their relation to it; each label outside the ellipse,
+  // beside its node, so that no two labels meet. On a phone, whose box is tall, two columns
+  // with their labels outward. Edges are labelled when few enough not to cover one another.
+  function arrange() {
+    const shown = cy.nodes().not(".imu-hidden");
+    const width = cy.width(), height = cy.height();
+    const centre = shown.filter((n) => n.hasClass("focus")).length
+      ? shown.filter((n) => n.hasClass("focus"))
+      : shown.sort((a, b) => b.degree() - a.degree() || (a.data("name") < b.data("name") ? -1 : 1)).slice(0, 1);
+    const ring = shown.difference(centre).sort((a, b) => {
+      const ra = a.edgesWith(centre).map((e) => e.data("relation")).sort()[0] || "~";
+      const rb = b.edgesWith(centre).map((e) => e.data("relation")).sort()[0] || "~";
+      return ra < rb ? -1 : ra > rb ? 1 : (a.data("name") < b.data("name") ? -1 : 1);
+    });
+    const wrap = width < 600 ? 80 : 130;  // the widest a label may be, in pixels
+    const rx = Math.max(40, width / 2 - wrap - 24), ry = Math.max(40, height / 2 - 40);
+    const cx = width / 2, cyy = height / 2;
+    centre.forEach((n, i) => {
+      n.position({ x: cx + (i - (centre.length - 1) / 2) * 60, y: cyy });
+      n.data({ halign: "center", valign: "bottom", dx: 0, dy: 4, wrap: wrap });
+    });
+    if (width < 600) {
+      // A phone: two columns, labels outward, evenly down the box, the centre between them.
+      const rows = Math.ceil(ring.length / 2), step = (height - 40) / Math.max(1, rows);
+      ring.forEach((n, i) => {
+        const right = i % 2 === 1, row = Math.floor(i / 2);
+        n.position({ x: right ? width - wrap - 20 : wrap + 20, y: 20 + step * (row + 0.5) });
+        n.data({ halign: right ? "right" : "left", valign: "center", dx: right ? 6 : -6, dy: 0, wrap: wrap });
+      });
+    } else {
+      ring.forEach((n, i) => {
+        const angle = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, ring.length);
+        const side = Math.cos(angle);
+        n.position({ x: cx + rx * side, y: cyy + ry * Math.sin(angle) });
+        n.data(Math.abs(side) < 0.35
+          ? { halign: "center", valign: Math.sin(angle) < 0 ? "top" : "bottom", dx: 0, dy: Math.sin(angle) < 0 ? -4 : 4, wrap: wrap }
+          : { halign: side > 0 ? "right" : "left", valign: "center", dx: side > 0 ? 6 : -6, dy: 0, wrap: wrap });
+      });
+    }
+    cy.zoom(1);
+    cy.pan({ x: 0, y: 0 });
+    cy.edges().toggleClass("labelled", cy.edges().not(".imu-hidden").length <= (width < 600 ? 6 : 14));
   }
 
   function filter() {
@@ -161,7 +203,7 @@
   cy.on("tap", "edge", (event) => { cy.$(":selected").unselect(); event.target.select(); showClaims(event.target); });
   slider.addEventListener("input", () => { setYear(slider.value); load(); });
   document.getElementById("imu-all-years").addEventListener("click", () => { setYear(""); load(); });
-  types.concat([showUndated]).forEach((t) => t.addEventListener("change", filter));
+  types.concat([showUndated]).forEach((t) => t.addEventListener("change", () => { filter(); arrange(); }));
   setYear(/^[0-9]{1,4}$/.test(year) ? year : "");
   load();
 })();

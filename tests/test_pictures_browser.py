@@ -203,3 +203,52 @@ def test_chart_colours_tell_its_types_apart(page, live_server, con):
     fills = set(page.evaluate("""() => Array.from(document.querySelectorAll('#imu-chart-plot a rect'))
       .map(r => r.getAttribute('fill') || r.parentElement.getAttribute('fill'))"""))
     assert fills and fills <= {s["colour"] for s in legend}
+
+
+# Each shown group's label box, in screen pixels, and the size its text is drawn at.
+LABELS = """() => window.imuNetwork.nodes().filter(n => !n.hasClass('imu-hidden')).map(n => {
+  const b = n.renderedBoundingBox({includeLabels: true, includeNodes: true, includeEdges: false});
+  return {name: n.data('name'), x1: b.x1, x2: b.x2, y1: b.y1, y2: b.y2,
+          px: parseFloat(n.style('font-size')) * window.imuNetwork.zoom()};
+})"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("path", ["/imu/network", "/imu/network?year=2001", "/imu/network?year=2015",
+                                  "/imu/network?group=imu", "/imu/network?group=imu&year=2000",
+                                  "/imu/network?group=Taliban"])
+def test_network_labels_are_readable_and_never_overlap(browser, live_server, path, width):
+    """At 1280 px and on a phone, every group's name is drawn at 12 px or more, inside the
+    box, and no two names (with their circles) cover each other."""
+    from conftest import local_only_page
+
+    page = local_only_page(browser, width=width, height=900 if width > 600 else 844)
+    try:
+        open_network(page, live_server + path)
+        labels = page.evaluate(LABELS)
+        box = page.locator("#imu-graph").bounding_box()
+        assert labels
+        for a in labels:
+            assert a["px"] >= 12, a
+            assert a["x1"] >= 0 and a["x2"] <= box["width"] and a["y1"] >= 0 and a["y2"] <= box["height"], a
+        overlaps = [(a["name"], b["name"]) for i, a in enumerate(labels) for b in labels[i + 1:]
+                    if a["x1"] < b["x2"] and b["x1"] < a["x2"] and a["y1"] < b["y2"] and b["y1"] < a["y2"]]
+        assert overlaps == [], path
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("path, picture", [("/imu/network", "#imu-graph"), ("/imu/events_per_year", "#imu-chart-plot")])
+def test_on_a_phone_the_picture_comes_first(browser, live_server, path, picture):
+    """At 390x844 the picture starts on the first screen, above the page's explanation."""
+    from conftest import local_only_page
+
+    page = local_only_page(browser, width=390, height=844)
+    try:
+        page.goto(live_server + path)
+        page.wait_for_selector("[data-state=drawn]")
+        top = page.locator(picture).bounding_box()["y"]
+        assert top < 844, top
+        assert top < page.locator(".metadata-description, .imu-description").first.bounding_box()["y"]
+    finally:
+        page.close()
