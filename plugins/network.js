@@ -36,7 +36,7 @@
       { selector: 'edge[status = "may hold"]', style: { "line-style": "dashed", "line-dash-pattern": [8, 5] } },
       { selector: 'edge[status = "undated"]', style: { "line-style": "dotted" } },
       { selector: "edge[?disputed]", style: { width: 6 } },
-      { selector: "edge.labelled", style: { label: "data(words)", "font-size": 9, "text-rotation": "autorotate",
+      { selector: "edge.labelled", style: { label: "data(words)", "font-size": 11, "text-rotation": "autorotate",
         color: "#333", "text-background-color": "#fff", "text-background-opacity": 0.85 } },
       { selector: "edge:selected", style: { "overlay-color": "#000", "overlay-opacity": 0.15 } },
       { selector: ".imu-hidden", style: { display: "none" } },
