@@ -5,7 +5,9 @@ Names reach English from Uzbek, Tajik and Russian through several schemes
 `fold` reduces every word to a consonant skeleton, so that all of these meet:
 diacritics and apostrophes go, a few letter pairs that schemes write
 differently are merged, vowels after the first letter are dropped, a
-leading vowel becomes "a", and doubled letters collapse.
+leading vowel becomes "a", and doubled letters collapse. A name written in another
+script (Cyrillic, Arabic) is first written in Latin letters by anyascii, so that
+Йўлдошев meets Yoldashev too.
 
 The build stores folded text beside the original, and the Datasette plugin in
 plugins/ registers the same function in SQL, so queries fold the same way.
@@ -15,6 +17,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+
+from anyascii import anyascii
 
 APOSTROPHES = "'\u2019\u2018\u02bc\u02bb`\u2032\u00b4"
 _DROP = str.maketrans("", "", APOSTROPHES)
@@ -54,7 +58,10 @@ def _fold_cached(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFC", text).translate(_DIGRAPHS))
+    text = unicodedata.normalize("NFC", text).translate(_DIGRAPHS)
+    if not text.isascii():  # Cyrillic, Arabic...: Йўлдошев as Yuldoshev, ИДУ as IDU, whole letters
+        text = "".join(anyascii(c) if ord(c) >= 0x370 and unicodedata.category(c)[0] == "L" else c for c in text)
+    text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c)).lower().translate(_DROP)
     return " ".join(fold_word(w) for w in _WORD.findall(text))
 
