@@ -51,6 +51,7 @@ RELATIONS = (
 ALIAS_KINDS = (
     "transliteration", "abbreviation", "native", "former-name", "later-name",
     "common-english", "nickname", "translation", "misspelling",
+    "dataset-common-name",  # the dataset's own: a common name no document uses (ISIS, Daesh)
 )
 GROUP_KINDS = (
     "militant-group", "faction", "movement", "militia", "alliance", "government",
@@ -174,14 +175,17 @@ CLAIM = Record(
 ALIAS = Record(
     table="aliases",
     description="One row per spelling of a group's or person's name that a document uses, with the "
-                "document it comes from. Exactly one of group_id and person_id is set.",
+                "document it comes from; and, where no document uses it, a common English name readers "
+                "search for (ISIS, Daesh), of kind dataset-common-name, with no source and a note saying so. Exactly one of group_id "
+                "and person_id is set.",
     fields=(
         Field("alias", required=True, max_len=200,
               description="The spelling exactly as the document writes it (apostrophes and diacritics kept)."),
         Field("kind", required=True, choices=ALIAS_KINDS,
               description="How the spelling relates to the name (transliteration, abbreviation, nickname, "
-                          "former-name...)."),
-        Field("source", "ref", ref="sources", column="source_id", description="The source that uses this spelling."),
+                          "former-name...; dataset-common-name: a common name no document uses)."),
+        Field("source", "ref", ref="sources", column="source_id",
+              description="The source that uses this spelling; empty for a common name no document uses."),
         Field("note", max_len=500, description="Anything about the spelling worth knowing."),
     ),
     id_from=("owner", "alias"),

@@ -103,6 +103,22 @@ def test_a_name_typed_in_cyrillic_finds_the_person(ds, q, person):
     assert rows and rows[0]["type"] == "person" and rows[0]["id"] == person, [r["id"] for r in rows[:3]]
 
 
+@pytest.mark.parametrize("q, group", [("ISIS", "islamic-state"), ("ISIL", "islamic-state"), ("Daesh", "islamic-state"),
+                                      ("TTP", "pakistani-taliban"), ("ISI", "inter-services-intelligence")])
+def test_a_common_english_name_finds_its_group_first(ds, q, group):
+    """ISIS once found Pakistan's ISI first and Daesh nothing: common names no document uses
+    are aliases of their own, and ISI still finds the ISI."""
+    rows = search(ds, q)
+    assert rows and (rows[0]["type"], rows[0]["id"]) == ("group", group), [r["id"] for r in rows[:3]]
+
+
+def test_a_name_no_document_uses_says_so(con):
+    """An alias without a source is a common English name, and its note says no document uses it."""
+    unsourced = con.execute("select kind, note from aliases where source_id is null").fetchall()
+    assert len(unsourced) >= 5
+    assert all(kind == "dataset-common-name" and "no document uses it" in (note or "") for kind, note in unsourced)
+
+
 def test_cyrillic_folds_as_its_latin_spelling_and_latin_as_before():
     from fold import fold
 
