@@ -176,8 +176,8 @@ ALIAS = Record(
     table="aliases",
     description="One row per spelling of a group's or person's name that a document uses, with the "
                 "document it comes from; and, where no document uses it, a common English name readers "
-                "search for (ISIS, Daesh), of kind dataset-common-name, with no source and a note saying so. Exactly one of group_id "
-                "and person_id is set.",
+                "search for (ISIS, Daesh), of kind dataset-common-name, with no source and a note saying "
+                "so. Exactly one of group_id and person_id is set.",
     fields=(
         Field("alias", required=True, max_len=200,
               description="The spelling exactly as the document writes it (apostrophes and diacritics kept)."),
