@@ -14,7 +14,7 @@ import pytest
 
 from fold import fold
 from labels import source_label
-from test_queries import load_plugin
+from test_queries import get, load_plugin
 
 
 def search(ds, q):
@@ -117,6 +117,22 @@ def test_a_name_no_document_uses_says_so(con):
     unsourced = con.execute("select kind, note from aliases where source_id is null").fetchall()
     assert len(unsourced) >= 5
     assert all(kind == "dataset-common-name" and "no document uses it" in (note or "") for kind, note in unsourced)
+
+
+@pytest.mark.parametrize("q, suggested", [("Yuldasev", "/imu/people/tohir-yoldashev"), ("Ghazzi", "/imu/people/usmon-ghazi"),
+                                          ("Namgani", "/imu/people/juma-namangani"), ("xyzzy", None),
+                                          ("a" * 301, None)])
+def test_a_search_that_finds_nothing_suggests_the_nearest_names(ds, q, suggested):
+    """A letter dropped, doubled or swapped beyond what folding forgives finds nothing; the
+    page then suggests the nearest names (and nothing where none is near)."""
+    if len(q) <= 300:  # longer is refused before any search (tested above)
+        assert search(ds, q) == []
+    markup = get(ds, "/imu/search", q=q).text
+    found = re.search(r'<p class="imu-suggestions">(.*?)</p>', markup, re.S)
+    if suggested is None:
+        assert found is None
+    else:
+        assert found and re.findall(r'href="([^"]+)"', found[1])[0] == suggested, found and found[1]
 
 
 def test_cyrillic_folds_as_its_latin_spelling_and_latin_as_before():
