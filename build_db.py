@@ -41,7 +41,7 @@ from fold import fold
 from quotes import DOCS, Documents, check_claims
 from seedparse import Mapping, duplicate_errors, read_seed, short
 from schema import (
-    FTS, FTS_TOKENIZE, INDEXES, RECORDS, SLUG, TOP_LEVEL, Field, Record, table_fields,
+    EVENT_CATEGORY, FTS, FTS_TOKENIZE, INDEXES, RECORDS, SLUG, TOP_LEVEL, Field, Record, table_fields,
 )
 
 SLUG_RE = re.compile(SLUG)
@@ -196,6 +196,7 @@ def _check_record(rec_type: str, item: Mapping, where: str, label: str, result: 
                     span=spec.table != "events")
     if rec_type == "events":
         check_place(row, item, where, label, errors)
+        row["event_category"] = EVENT_CATEGORY.get(row.get("event_type"))
 
     if parent:
         parent_type, parent_id = parent

@@ -50,6 +50,35 @@ RELATION_WORDS = {"ally": "allied with", "affiliate": "affiliated with", "rival"
                   "splinter-of": "a splinter of", "part-of": "part of"}
 
 
+# Columns whose values are codes (an enumeration in schema.py, or an ISO country code): pages
+# say them in words, the code beside; the JSON, CSV and .db keep the code.
+def _code_columns() -> frozenset:
+    from schema import EXTRA_COLUMNS, RECORDS
+
+    fields = [f for r in RECORDS.values() for f in r.fields] + [f for fs in EXTRA_COLUMNS.values() for f in fs]
+    return frozenset(f.col for f in fields if f.choices or f.type == "country")
+
+
+CODE_COLUMNS = _code_columns()
+
+
+@functools.lru_cache(maxsize=1024)
+def code_words(column: str, value) -> str | None:
+    """A code in words: 'TJ' -> 'Tajikistan', 'security-operation' -> 'security operation',
+    'splinter-of' -> 'a splinter of'; None where the column holds no code or it has no words."""
+    if column not in CODE_COLUMNS or not isinstance(value, str) or not value:
+        return None
+    if column == "country":
+        import pycountry
+
+        found = pycountry.countries.get(alpha_2=value)
+        return getattr(found, "common_name", None) or (found.name if found else None)
+    if column == "relation":
+        return RELATION_WORDS.get(value, value.replace("-", " "))
+    words = value.replace("-", " ").replace("_", " ")
+    return words if words != value else None
+
+
 def relation_words(sql: str) -> str:
     cases = " ".join(f"when '{k}' then '{v}'" for k, v in RELATION_WORDS.items())
     return f"case {sql} {cases} else {words(sql)} end"

@@ -35,6 +35,17 @@ EVENT_TYPES = (
     "formation", "pledge", "alliance", "agreement", "statement", "announcement",
     "relocation", "death", "meeting", "confrontation", "video", "deployment", "other",
 )
+# The kinds of event a reader asks for ("attacks in Tajikistan"), each a set of the fine types.
+EVENT_CATEGORIES = {
+    "attack": ("attack", "bombing", "suicide-bombing", "car-bombing", "hostage-taking", "hijacking",
+               "assassination-attempt", "ambush", "incursion", "plot"),
+    "fighting": ("battle", "offensive", "airstrike", "security-operation", "prison-break", "confrontation"),
+    "politics": ("designation", "pledge", "alliance", "agreement", "statement", "announcement", "meeting", "video"),
+    "organisation": ("formation", "renaming", "relocation", "deployment"),
+    "death": ("death",),
+    "other": ("other",),
+}
+EVENT_CATEGORY = {t: c for c, types in EVENT_CATEGORIES.items() for t in types}
 EVENT_ROLES = (
     "perpetrator", "claimed-responsibility", "suspected", "implicated", "blamed",
     "target", "participant", "killed", "victim", "hostage", "announcer", "subject",
@@ -401,6 +412,13 @@ EXTRA_COLUMNS: dict[str, tuple[Field, ...]] = {
                           "time (spans.py); empty where no death is recorded."),
     ),
     "events": (
+        Field("event_category", choices=tuple(EVENT_CATEGORIES),
+              description="The kind of event a reader asks for, grouping the fine event_type: attack (attacks, "
+                          "bombings, hostage-takings, hijackings, ambushes, incursions, plots), fighting (battles, "
+                          "offensives, airstrikes, security operations, prison breaks, confrontations), politics "
+                          "(designations, pledges, alliances, agreements, statements, announcements, meetings, "
+                          "videos), organisation (formations, renamings, relocations, deployments), death, other. "
+                          "Derived at build time from event_type."),
         Field("popup", description="JSON for the map marker's popup (title, date, place, fatalities, link), "
                                    "derived at build time from the other columns (build_db.popup)."),
     ),
@@ -449,6 +467,8 @@ def table_fields(table: str) -> tuple[Field, ...]:
     return (*RECORDS[table].fields, *EXTRA_COLUMNS.get(table, ()))
 
 
+assert sorted(t for types in EVENT_CATEGORIES.values() for t in types) == sorted(EVENT_TYPES), \
+    "every event type in exactly one category"
 assert all({(col, RECORDS[parent].table) for parent, col in spec.parent_column.items()}
            <= {(f.col, f.ref) for f in table_fields(table)} for table, spec in RECORDS.items()), \
     "every link to a parent record needs its column, with its ref, in EXTRA_COLUMNS"
@@ -469,7 +489,7 @@ FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 
 # Columns people filter and sort by, indexed besides every foreign key.
 INDEXES = {
-    "events": [["date_start"], ["date_end"], ["country"], ["event_type"], ["date_precision"],
+    "events": [["date_start"], ["date_end"], ["country"], ["event_type"], ["event_category"], ["date_precision"],
                ["geo_precision"]],  # every default facet reads a covering index, not the table
     "claims": [["certainty"], ["subject_type", "subject_id"]],
     "event_groups": [["role"]],

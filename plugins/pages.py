@@ -134,7 +134,7 @@ def prepare_jinja2_environment(env, datasette):
     async def inner():
         ABOUT[datasette] = about = await read_about(datasette)
         env.globals.update(imu_site=site(datasette, about["info"]), imu_shown=shown,
-                           imu_label_column=labels.label_column,
+                           imu_label_column=labels.label_column, imu_code_words=labels.code_words,
                            imu_url=lambda request, path: datasette.absolute_url(request, path) if request else path)
     return inner
 
@@ -214,6 +214,9 @@ def render_cell(row, value, column, table, database, datasette):
         end = row["date_end"] if "date_end" in row.keys() else None
         escape = markupsafe.escape
         return markupsafe.Markup(f'<span title="{escape(value)} to {escape(end or "")}">{escape(row_phrase(row))}</span>')
+    words = labels.code_words(column, value)
+    if words:  # a code in words, the code itself on hover; the API keeps the code
+        return coded(words, value)
     text = value
     if isinstance(value, str) and len(value) > CUT and column != "id":
         text = value[:CUT].rsplit(" ", 1)[0] + "…"
@@ -234,23 +237,29 @@ def table_label_column(datasette, table: str) -> str | None:
     return _label_columns[key]
 
 
+def coded(words: str, code: str) -> markupsafe.Markup:
+    escape = markupsafe.escape
+    return markupsafe.Markup(f'<span class="imu-code" title="{escape(code)}">{escape(words)}</span>')
+
+
 def query_cell(row, value, column):
     if isinstance(value, (int, float)):
         return value  # as Datasette would show it, without its look for a URL in str(value)
     if not isinstance(value, str) or value == "":
         return None
+    words = labels.code_words(column, value)
     if column == "snippet":
         # Escape everything, then let the highlight markers alone back through.
         escaped = str(markupsafe.escape(value))
         return markupsafe.Markup(escaped.replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>"))
     if column in labels.LABEL_COLUMNS:
         if column == labels.label_column(row.keys()) and str(row["link"]).startswith(SITE):
-            return anchor(row["link"], value)
-        return None
+            return anchor(row["link"], words or value)
+        return coded(words, value) if words else None
     if column == "link" or column.endswith("_link"):
         if value.startswith(SITE) and not (column == "link" and labels.label_column(row.keys())):
             return anchor(value, value)
-    return None
+    return coded(words, value) if words else None
 
 
 def anchor(href: str, text: str) -> markupsafe.Markup:

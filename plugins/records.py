@@ -81,6 +81,9 @@ async def field_rows(datasette, db, table: str, row, k: labels.Keys) -> list[dic
             name = "Date"
             shown = markupsafe.Markup('{} <span class="imu-raw">({} to {}, precision: {})</span>').format(
                 row_phrase(row), row["date_start"], row["date_end"] or "?", row["date_precision"] or "none")
+        elif labels.code_words(column, value):  # a code in words, the code beside
+            shown = markupsafe.Markup('{} <span class="imu-raw">({})</span>').format(
+                labels.code_words(column, value), value)
         elif column in PLACED:
             name, shown = PLACED[column], await placed(db, table, row["id"], value)
         elif column == "url" and str(value).startswith(("https://", "http://")):

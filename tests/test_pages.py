@@ -27,6 +27,7 @@ COPIED = {
     "query.html": "bc3559df0e209da97d0bb46d0da5e36e02a9a561e4e473d1b79f62776786b435",
     "_table.html": "f75a8872713f28fdce49b9a44a397f26ba1b5db5e82a74dda1f20ec14faaaa57",
     "base.html": "bb22df33caea147e1db3b238878f2716ab698c81be89a66d9dabd5649e899dc2",
+    "_facet_results.html": "622d3c764aa14f17f07714af7bbdee5719adfbce9cce5358fd3df3e2df137f30",
 }
 
 
@@ -186,6 +187,39 @@ def test_the_release_is_downloadable_from_the_home_and_about_pages(ds, db_path, 
     bare.write_bytes(db_path.read_bytes())
     other = make_datasette(bare, yaml.safe_load((ROOT / "metadata.yml").read_text()), {})
     assert name not in page(other, "/") and get(other, f"/{name}").status_code == 404
+
+
+def test_codes_read_as_words_wherever_a_reader_sees_them(ds, con):
+    """Country codes, event types, roles and relations in words on table pages, record pages,
+    facets and query pages, the code itself on hover or beside; the JSON keeps the code."""
+    table = page(ds, "/imu/events?country=TJ&_size=max")
+    assert '<span class="imu-code" title="TJ">Tajikistan</span>' in table
+    assert '<span class="imu-code" title="security-operation">security operation</span>' in table
+    assert re.search(r'<li>Tajikistan &middot; \d+', table)  # the facet a filter selected
+    assert re.search(r'<a href="[^"]*event_type=car-bombing">car bombing</a>', page(ds, "/imu/events"))
+    record = page(ds, "/imu/events/2010-rasht-valley-security-sweeps")
+    assert 'Tajikistan <span class="imu-raw">(TJ)</span>' in record
+    assert "Russian Federation" in page(ds, "/imu/events?country=RU")
+    timeline = page(ds, "/imu/timeline?group=imu&country=TJ")
+    assert '<span class="imu-code" title="TJ">Tajikistan</span>' in timeline
+    relations = page(ds, "/imu/group_relations?relation=splinter-of")
+    assert '<span class="imu-code" title="splinter-of">a splinter of</span>' in relations
+    rows = get(ds, "/imu/events.json", country="TJ", _shape="array").json()
+    assert rows and {r["country"] for r in rows} == {"TJ"}
+
+
+def test_a_reader_asks_for_attacks_in_tajikistan(ds, con):
+    """event_category groups the fine types; attacks in Tajikistan are one facet and one filter away."""
+    from schema import EVENT_CATEGORIES
+
+    for event_type, category in con.execute("select event_type, event_category from events"):
+        assert event_type in EVENT_CATEGORIES[category]
+    rows = get(ds, "/imu/events.json", event_category="attack", country="TJ", _shape="array").json()
+    expected = {r[0] for r in con.execute("select id from events where country = 'TJ' and event_type in "
+                                          f"({', '.join('?' * len(EVENT_CATEGORIES['attack']))})",
+                                          EVENT_CATEGORIES["attack"])}
+    assert expected and {r["id"] for r in rows} == expected
+    assert re.search(r'<a href="[^"]*event_category=attack">attack</a>', page(ds, "/imu/events"))
 
 
 # ---------------------------------------------------------------- home and about
