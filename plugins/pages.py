@@ -315,7 +315,7 @@ async def json_ld(datasette, request) -> markupsafe.Markup:
         "url": absolute("/"), "version": info.get("version"), "dateModified": info.get("records_date"),
         "license": info.get("license_url"), "citation": info.get("citation"),
         "temporalCoverage": f"{first}/{last}" if first and last else None,
-        "spatialCoverage": [{"@type": "Place", "name": country_name(code)} for (code,) in found["countries"]],
+        "spatialCoverage": [{"@type": "Place", "name": labels.code_words("country", code) or code} for (code,) in found["countries"]],
         "isBasedOn": [{"@type": "CreativeWork", "name": title, **({"url": url} if url else {}),
                        **({"datePublished": published} if published else {})}
                       for title, url, published in found["documents"]],
@@ -327,13 +327,6 @@ async def json_ld(datasette, request) -> markupsafe.Markup:
     }
     text = json.dumps({k: v for k, v in data.items() if v not in (None, [], "")}, ensure_ascii=False, indent=1)
     return markupsafe.Markup(text.replace("</", "<\\/"))  # nothing in it may close the script
-
-
-def country_name(code: str) -> str:
-    import pycountry
-
-    country = pycountry.countries.get(alpha_2=code)
-    return country.name if country else code
 
 
 async def home(datasette, request):
