@@ -69,16 +69,19 @@ union all
 select related_group_id, {_SPAN_DAY}, 0, 'group_relations', id
 from group_relations where coalesce(date_start, reported_start, date_end) is not null"""
 
+# Every record of a person's death: what people.died_by is taken from, and what a person's page links to.
+DEATHS_SQL = """select x.person_id, e.id as event_id, e.date_end as day from event_people x
+join events e on e.id = x.event_id where e.event_type = 'death' and x.role in ('killed', 'subject')"""
+
 DERIVE = (
     f"""update groups set first_dated = f.day from (
       select g.id, f.day from groups g left join (
         select group_id, nullif(coalesce(min(case when formation then day end), min(day)), '') as day
         from ({RECORDS_SQL}) group by group_id) f on f.group_id = g.id) f
     where f.id = groups.id and groups.first_dated is not f.day""",
-    """update people set died_by = f.day from (
+    f"""update people set died_by = f.day from (
       select p.id, d.day from people p left join (
-        select x.person_id, min(e.date_end) as day from event_people x join events e on e.id = x.event_id
-        where e.event_type = 'death' and x.role in ('killed', 'subject') group by x.person_id) d
+        select person_id, min(day) as day from ({DEATHS_SQL}) group by person_id) d
       on d.person_id = p.id) f
     where f.id = people.id and people.died_by is not f.day""",
 )

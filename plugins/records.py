@@ -106,8 +106,7 @@ def span_date(row) -> markupsafe.Markup:
 
 # Days derived from other records (spans.derive): what they are called, and the record behind them.
 PLACED = {"first_dated": "In the records from", "died_by": "Died by"}
-_DEATH_SQL = """select e.id, e.title from event_people x join events e on e.id = x.event_id
-where x.person_id = :id and e.event_type = 'death' and x.role in ('killed', 'subject') order by e.date_end, e.id limit 1"""
+_DEATH_SQL = f"select event_id as id from ({spans.DEATHS_SQL}) where person_id = :id order by day, event_id limit 1"
 
 
 async def placed(db, table: str, id: str, day: str) -> markupsafe.Markup:
