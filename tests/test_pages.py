@@ -394,6 +394,23 @@ def test_event_page_lists_participants(ds, con):
             assert section.count("<li>") == n
 
 
+def test_a_death_and_a_first_record_link_to_the_record_that_places_them(ds, con):
+    """'Died by' links to a death event naming the person killed (or its subject) on that
+    day; 'In the records from' links to the group's formation or a record of that day."""
+    people = con.execute("select id, died_by from people where died_by is not null").fetchall()
+    assert people
+    for person in people:
+        dd = re.search(r'<dd class="imu-field-died_by">(.*?)</dd>', page(ds, f"/imu/people/{person['id']}"), re.S)
+        event = re.search(r'the record of the death: <a href="/imu/events/([^"]+)"', dd.group(1)).group(1)
+        assert con.execute("""select 1 from events e join event_people x on x.event_id = e.id
+            where e.id = ? and x.person_id = ? and e.event_type = 'death' and x.role in ('killed', 'subject')
+            and e.date_end = ?""", [event, person["id"], person["died_by"]]).fetchone(), person["id"]
+    dd = re.search(r'<dd class="imu-field-first_dated">(.*?)</dd>', page(ds, "/imu/groups/imu"), re.S).group(1)
+    event = re.search(r'its formation: <a href="/imu/events/([^"]+)"', dd).group(1)
+    assert con.execute("""select 1 from events where id = ? and event_type = 'formation'
+        and date_start = (select first_dated from groups where id = 'imu')""", [event]).fetchone()
+
+
 def test_a_missing_record_is_a_404(ds):
     assert get(ds, "/imu/claims/no-such-claim").status_code == 404
 
