@@ -197,6 +197,8 @@ def _check_record(rec_type: str, item: Mapping, where: str, label: str, result: 
     if rec_type == "events":
         check_place(row, item, where, label, errors)
         row["event_category"] = EVENT_CATEGORY.get(row.get("event_type"))
+    if "reported_start" in row:  # a span (schema.TIME_ORDER)
+        row["time_order"] = row.get("date_start") or row.get("reported_start") or row.get("date_end")
 
     if parent:
         parent_type, parent_id = parent
@@ -285,7 +287,6 @@ def check_dates(row, item, where, label, errors, precision_required=False, span=
     if "reported_start" in row:
         for name, problem in spans.report_problems(row, item):
             errors.append(f"{label}:{item.line_of(name)}: {where}.{name}: {problem}")
-        row["time_order"] = row.get("date_start") or row.get("reported_start") or row.get("date_end")
 
 
 def check_place(row, item, where, label, errors):
