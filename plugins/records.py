@@ -81,9 +81,8 @@ async def field_rows(datasette, db, table: str, row, k: labels.Keys) -> list[dic
             name = "Date"
             shown = markupsafe.Markup('{} <span class="imu-raw">({} to {}, precision: {})</span>').format(
                 row_phrase(row), row["date_start"], row["date_end"] or "?", row["date_precision"] or "none")
-        elif labels.code_words(column, value):  # a code in words, the code beside
-            shown = markupsafe.Markup('{} <span class="imu-raw">({})</span>').format(
-                labels.code_words(column, value), value)
+        elif words := labels.code_words(column, value):  # a code in words, the code beside
+            shown = markupsafe.Markup('{} <span class="imu-raw">({})</span>').format(words, value)
         elif column in PLACED:
             name, shown = PLACED[column], await placed(db, table, row["id"], value)
         elif column == "url" and str(value).startswith(("https://", "http://")):
@@ -110,7 +109,8 @@ _DEATH_SQL = f"select event_id as id from ({spans.DEATHS_SQL}) where person_id =
 
 
 async def placed(db, table: str, id: str, day: str) -> markupsafe.Markup:
-    """'2015 · the earliest date of <its first dated record>'; 'November 2001 · <the death>'."""
+    """The derived day in words and the record it comes from: '1998 · its formation: <the
+    event>'; 'November 2001 · the record of the death: <the event>'."""
     if table == "groups":
         found = (await db.execute(spans.FIRST_RECORD_SQL, {"g": id})).first()
         other, other_id, formation = (found["tbl"], found["id"], found["formation"]) if found else (None, None, 0)
