@@ -9,7 +9,9 @@
   reported_end)`, a membership's or relation's time in words, and `span_status(year,
   first_year, last_year, first_year_held, last_year_held, dated)`, how it stood in a year
   (spans.py); `source_label(title, publisher, author)`, a source
-  named by its publisher (labels.py), wherever a canned query names a source.
+  named by its publisher (labels.py), wherever a canned query names a source; and
+  `code_words(column, value)`, a code in words as the pages say it ('splinter-of': 'a
+  splinter of'), else the value itself (labels.code_words).
 - `imu_table_rows`, a template filter that renders a query's table body in one
   Python pass, for the map page's up to 1,000 rows (templates/query.html).
 """
@@ -23,7 +25,7 @@ from dates import date_phrase
 from spans import phrase as span_phrase
 from spans import status as span_status
 from fold import search_problem, sql_fold
-from labels import source_label
+from labels import code_words, source_label
 
 def safe_escape_fts(query):
     """Datasette's escape_fts made total: text with no words (a lone '"', blanks) gives '""',
@@ -44,6 +46,11 @@ def prepare_connection(conn):
     conn.create_function("span_phrase", 5, span_phrase, deterministic=True)
     conn.create_function("span_status", 6, span_status, deterministic=True)
     conn.create_function("source_label", 3, source_label, deterministic=True)
+    conn.create_function("code_words", 2, sql_code_words, deterministic=True)
+
+
+def sql_code_words(column, value):
+    return code_words(column, value) or value
 
 
 def table_rows(display_rows, columns, shown_columns):

@@ -13,7 +13,7 @@ import pytest
 import build_db
 import spans
 from conftest import ROOT
-from test_pages import page
+from test_pages import label, page
 from test_queries import rows
 from test_validation import BASE, build_errors, line, write_docs
 
@@ -126,6 +126,15 @@ def test_which_ties_may_still_hold_after_2015(ds, con):
     assert after == involved - ended
     assert {"imu-ally-taliban", "imu--pledged-allegiance-to--islamic-state", "jamaat-ansarullah--affiliate--imu"} <= after
     assert "imu--hosted-by--pakistani-taliban" not in after
+
+
+def test_as_of_names_each_role_and_tie_as_its_record_does(ds, con):
+    """A relation reads 'X allied with Y', 'X a splinter of Y', a role 'P, deputy leader of G',
+    in the words of the record's own page (labels.LABELS), for every group."""
+    for (group,) in con.execute("select id from groups"):
+        for r in rows(ds, "as_of", group=group, year=""):
+            table, id = r["link"].split("/")[2:]
+            assert r["label"] == label(con, table, id), r["link"]
 
 
 @pytest.mark.parametrize("year", range(1989, 2018))
