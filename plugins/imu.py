@@ -42,15 +42,34 @@ def safe_escape_fts(query):
 def prepare_connection(conn):
     conn.create_function("fold", 1, sql_fold, deterministic=True)
     conn.create_function("escape_fts", 1, safe_escape_fts, deterministic=True)
-    conn.create_function("date_phrase", 3, date_phrase, deterministic=True)
-    conn.create_function("span_phrase", 5, span_phrase, deterministic=True)
+    conn.create_function("date_phrase", 3, cached_when_short(date_phrase), deterministic=True)
+    conn.create_function("span_phrase", 5, cached_when_short(span_phrase), deterministic=True)
     conn.create_function("span_status", 6, span_status, deterministic=True)
     conn.create_function("source_label", 3, source_label, deterministic=True)
     conn.create_function("code_words", 2, sql_code_words, deterministic=True)
 
 
+CACHED_CHARS = 100  # dates, precisions and codes are shorter; a longer argument is not one
+
+
+def cached_when_short(fn):
+    """`fn`, an lru_cache, as visitors' SQL calls it: an argument too long to be a date or a
+    code goes to the uncached function, so that no query can fill the cache with long text."""
+    uncached = fn.__wrapped__
+
+    def call(*args):
+        if any(isinstance(a, (str, bytes)) and len(a) > CACHED_CHARS for a in args):
+            return uncached(*args)
+        return fn(*args)
+
+    return call
+
+
+_code_words = cached_when_short(code_words)
+
+
 def sql_code_words(column, value):
-    return code_words(column, value) or value
+    return _code_words(column, value) or value
 
 
 def table_rows(display_rows, columns, shown_columns):

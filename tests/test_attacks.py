@@ -120,6 +120,27 @@ def test_a_result_is_bounded_in_bytes(ds):
     assert sql(ds, query.replace(" < 1000", " < 100")).status_code == 200  # 10 MB is allowed
 
 
+def test_the_cached_sql_functions_keep_no_long_text(ds):
+    """date_phrase, span_phrase and code_words remember their answers; a query passing them
+    long text, row after row, is answered as usual and leaves nothing in their caches."""
+    import dates
+    import labels
+    import spans
+
+    caches = (dates.date_phrase, spans.phrase, labels.code_words)
+    long = "printf('%.*c', 5000, 'x') || n.i"
+    query = (f"with recursive n(i) as (select 1 union all select i + 1 from n where i < 200) "
+             f"select date_phrase({long}, null, 'day') as a, span_phrase(null, null, {long}, null, null) as b, "
+             f"code_words('role', {long}) as c, date_phrase('2001-11-01', '2001-11-30', 'month') as d from n")
+    for f in caches:
+        f.cache_clear()
+    r = sql(ds, query)
+    assert r.status_code == 200, r.text[:300]
+    found = r.json()
+    assert len(found) == 200 and found[0]["c"].startswith("xxx") and found[0]["d"] == "November 2001"
+    assert [f.cache_info().currsize for f in caches] == [1, 0, 0]  # the one short call
+
+
 def test_fold_in_sql_is_bounded_and_caches_only_short_names():
     with pytest.raises(OverflowError):
         sql_fold("x" * (SQL_MAX_CHARS + 1))
