@@ -78,8 +78,7 @@ def test_home_search_box_forgives_spelling(page, live_server):
     page.fill("#imu-q", "Yo'ldashev")
     page.locator("#imu-q").press("Enter")
     page.wait_for_url(re.compile(r"/imu/search\?q=Yo"))
-    rows = page.locator("table.rows-and-columns tbody tr")
-    assert "Tohir Yoldashev" in " ".join(rows.all_inner_texts()[:3])
+    assert page.locator(".imu-found li").first.inner_text().startswith("Tohir Yoldashev")
     assert page.errors == []
 
 
@@ -117,7 +116,7 @@ def test_search_for_yuldashev_finds_the_person(page, live_server):
     page.fill("input[name=q]", "Yuldashev")
     page.locator("input[name=q]").press("Enter")
     page.wait_for_url(re.compile(r"q=Yuldashev"))
-    first = page.locator("table.rows-and-columns tbody tr").first
+    first = page.locator(".imu-found li").first
     assert "Tohir Yoldashev" in first.inner_text()
     assert first.locator("mark").first.inner_text() == "Yuldashev"
     first.locator("a[href='/imu/people/tohir-yoldashev']").click()
@@ -190,7 +189,7 @@ def test_phone_width_stays_readable(browser, live_server, con, path):
 # Every table page a reader reaches, and query pages whose columns the site trims.
 LABELLED = ["/imu/events", "/imu/memberships", "/imu/group_relations", "/imu/claims", "/imu/aliases",
             "/imu/groups", "/imu/people", "/imu/sources", "/imu/event_groups", "/imu/event_people",
-            "/imu/dispute_topics", "/imu/search?q=Rasht", "/imu/relations?group=imu", "/imu/as_of?group=imu&year=2011"]
+            "/imu/dispute_topics", "/imu/timeline?group=imu", "/imu/relations?group=imu", "/imu/as_of?group=imu&year=2011"]
 
 
 @pytest.mark.parametrize("path", LABELLED)
@@ -223,10 +222,11 @@ def test_task_what_happened_in_the_rasht_valley_in_2010(page, live_server, con):
     page.wait_for_url(re.compile(r"q=Rasht"))
     events = con.execute("select id, title from events where id like '2010-rasht%' order by id").fetchall()
     assert len(events) == 2
-    results = page.locator("table.rows-and-columns tbody tr").all_inner_texts()
-    first_claim = next(i for i, row in enumerate(results) if row.startswith("claim"))
-    for _, title in events:  # among the events and sources found, above every claim
-        assert any(title in row for row in results[:first_claim]), title
+    kinds = page.locator(".imu-found").evaluate_all("(all) => all.map((s) => s.id)")
+    assert kinds.index("found-event") < kinds.index("found-claim")  # events above claims
+    found = page.locator("#found-event li").all_inner_texts()
+    for _, title in events:
+        assert any(row.startswith(title) for row in found), title
     sweeps_id, sweeps = next(e for e in events if "sweeps" in e[0])
     page.get_by_role("link", name=sweeps).first.click()
     page.wait_for_url(f"{live_server}/imu/events/{sweeps_id}")
@@ -283,3 +283,44 @@ def test_task_which_groups_the_imu_allied_with_and_when(page, live_server, con):
         if start:
             assert start[:4] in item, item  # when: the year it began, in words
     assert page.errors == []
+
+
+# Reader pages (canned queries) and what answers on each.
+READER = [("/imu/search?q=Namangani", ".imu-found li"),
+          ("/imu/timeline?group=imu", "table.rows-and-columns tbody tr"),
+          ("/imu/person?person=tohir-yoldashev", "table.rows-and-columns tbody tr"),
+          ("/imu/relations?group=imu", "table.rows-and-columns tbody tr"),
+          ("/imu/disputes", "table.rows-and-columns tbody tr"),
+          ("/imu/as_of?group=imu&year=2011", "table.rows-and-columns tbody tr"),
+          ("/imu/events_map", ".leaflet-container"),
+          ("/imu/network?group=imu", "#imu-graph"),
+          ("/imu/events_per_year", "#imu-chart-plot")]
+
+
+@pytest.mark.parametrize("width, height", [(1280, 900), (390, 844)])
+@pytest.mark.parametrize("path, answer", READER)
+def test_reader_pages_answer_on_the_first_screen(browser, live_server, path, answer, width, height):
+    """The answer starts on the first screen; above it, the title, one line of explanation
+    (two at most on a desktop) and the question's fields; the rest of the explanation and
+    the SQL are folded below the answer."""
+    from conftest import local_only_page
+
+    page = local_only_page(browser, width=width, height=height)
+    try:
+        page.goto(live_server + path)
+        page.wait_for_selector(answer, state="visible")
+        top = page.locator(answer).first.bounding_box()["y"]
+        assert top < height - 40, f"{path}: the answer starts at {top} px"
+        lede = page.locator(".imu-lede")
+        assert lede.count() == 1
+        if width > 600:
+            line = float(lede.evaluate("(el) => parseFloat(getComputedStyle(el).lineHeight) || 24"))
+            assert lede.bounding_box()["height"] <= 2 * line + 2, path
+        assert not page.locator("#sql-query").is_visible()
+        how = page.locator("details.imu-how")
+        assert how.bounding_box()["y"] > top
+        how.locator("summary").click()
+        assert page.locator("#sql-query").is_visible()
+        assert "select" in page.locator("#sql-query").inner_text().lower()
+    finally:
+        page.close()

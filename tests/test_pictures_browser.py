@@ -249,6 +249,6 @@ def test_on_a_phone_the_picture_comes_first(browser, live_server, path, picture)
         page.wait_for_selector("[data-state=drawn]")
         top = page.locator(picture).bounding_box()["y"]
         assert top < 844, top
-        assert top < page.locator(".metadata-description, .imu-description").first.bounding_box()["y"]
+        assert top < page.locator(".imu-lede").first.bounding_box()["y"]
     finally:
         page.close()

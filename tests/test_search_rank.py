@@ -234,3 +234,69 @@ def test_snippets_made_late_for_many_hits_are_the_same(db_path, metadata, q):
     late = conn.execute(sql.replace("count(*) > 5000", "count(*) > 0"), {"q": q}).fetchall()
     assert late == conn.execute(sql, {"q": q}).fetchall()
     assert not q.isalpha() or any("<mark>" in r[3] for r in late)
+
+
+# ---------------------------------------------------------------- the page: grouped and paged
+
+SECTION = re.compile(r'<section class="imu-found" id="found-([a-z]+)">(.*?)</section>', re.S)
+
+
+def found_on_page(ds, **params) -> dict[str, list[str]]:
+    """{kind: the links of its rows, in order} as the search page shows them."""
+    r = get(ds, "/imu/search", **params)
+    assert r.status_code == 200, r.text[:300]
+    return {kind: re.findall(r'<span class="imu-found-label"><a href="([^"]+)"', body)
+            for kind, body in SECTION.findall(r.text)}
+
+
+@pytest.mark.parametrize("q", ["IMU", "Rasht", "Namangani", "Taliban"])
+def test_search_page_groups_rows_by_kind_with_their_counts(ds, q):
+    """One section per kind, in the order of each kind's best row, each headed by its count
+    and showing its best rows first; the JSON keeps every row in rank order."""
+    found = search(ds, q)
+    by_kind: dict[str, list[str]] = {}
+    for row in found:
+        by_kind.setdefault(row["type"], []).append(row["link"])
+    markup = get(ds, "/imu/search", q=q).text
+    shown = found_on_page(ds, q=q)
+    assert list(shown) == list(by_kind)
+    for kind, links in by_kind.items():
+        assert shown[kind] == links[:5], kind
+        assert re.search(rf'id="found-{kind}">\s*<h2>[^<]+\({len(links):,}\)</h2>', markup), kind
+        if len(links) > 5:
+            assert f'href="?q={q}&amp;kind={kind}"' in markup
+
+
+def test_one_kind_pages_through_all_its_rows(ds):
+    """?kind= shows that kind alone, 50 rows a page, every row once, with previous and next."""
+    claims = [r["link"] for r in search(ds, "IMU") if r["type"] == "claim"]
+    assert len(claims) > 100
+    seen, page = [], 1
+    while True:
+        r = get(ds, "/imu/search", q="IMU", kind="claim", page=str(page))
+        shown = found_on_page(ds, q="IMU", kind="claim", page=str(page))
+        assert list(shown) == ["claim"]
+        assert len(shown["claim"]) == min(50, len(claims) - len(seen))
+        seen += shown["claim"]
+        assert ('rel="prev"' in r.text) == (page > 1)
+        if 'rel="next"' not in r.text:
+            break
+        page += 1
+    assert seen == claims and page == (len(claims) + 49) // 50
+
+
+@pytest.mark.parametrize("kind, page", [("claim", "0"), ("claim", "-3"), ("claim", "9" * 40), ("claim", "2.5"),
+                                        ("claim", "٣"), ("<script>", "2"), ("", ""), ("nothing", "1")])
+def test_kind_and_page_beyond_reason_give_a_page_not_an_error(ds, kind, page):
+    """A page number that is not one is page 1, one past the end the last page; an unknown
+    kind shows every kind; nothing a visitor types reaches the page unescaped."""
+    r = get(ds, "/imu/search", q="IMU", kind=kind, page=page)
+    assert r.status_code == 200
+    assert r.text.count("<script") == get(ds, "/imu/search", q="IMU").text.count("<script")
+    shown = found_on_page(ds, q="IMU", kind=kind, page=page)
+    if kind == "claim":
+        claims = [x["link"] for x in search(ds, "IMU") if x["type"] == "claim"]
+        first = claims[-((len(claims) - 1) % 50 + 1):] if page == "9" * 40 else claims[:50]
+        assert shown == {"claim": first}
+    else:
+        assert len(shown) > 1
