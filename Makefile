@@ -55,7 +55,7 @@ publish: imu.db $(RELEASE_ZIP) $(PUBLISH_INSTALLED)
 release: imu.db $(RELEASE_INSTALLED)
 	$(PY) scripts/release.py --db imu.db --out dist $(if $(PREVIOUS),--previous $(PREVIOUS)) $(if $(URL),--base-url $(URL))
 
-imu.db: $(INSTALLED) build_db.py schema.py dataset.py VERSION fold.py seedparse.py quotes.py cache.py files.py dates.py spans.py $(SEEDS)
+imu.db: $(INSTALLED) build_db.py schema.py dataset.py VERSION fold.py seedparse.py quotes.py cache.py files.py dates.py spans.py labels.py $(SEEDS)
 	$(PY) build_db.py --seeds seeds --out imu.db
 
 inspect.json: imu.db

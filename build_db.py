@@ -33,6 +33,7 @@ import pycountry
 import sqlite_utils
 
 import dataset
+import labels
 import spans
 from cache import Cache, code_version, file_key
 from dates import date_phrase, parse_date
@@ -480,25 +481,17 @@ VIEWS |= {view: span_view(table) for table, (view, _) in spans.SPAN_TABLES.items
 
 def popup(event: dict) -> str:
     """The event's map popup as JSON; datasette-cluster-map renders a `popup` column."""
-    low, high = event.get("fatalities_low"), event.get("fatalities_high")
-    if low is None and high is None:
-        killed = "no figure given"
-    elif low is None:
-        killed = f"up to {high}"
-    elif high is None:
-        killed = f"at least {low}"
-    else:
-        killed = str(low) if low == high else f"{low}-{high}"
-    if event.get("fatalities_best") is not None:
-        killed += f" (best estimate {event['fatalities_best']})"
+    killed = labels.toll(event.get("fatalities_low"), event.get("fatalities_best"),
+                         event.get("fatalities_high")) or "no death toll given"
     when = date_phrase(event.get("date_start"), event.get("date_end"), event.get("date_precision"))
     text = (event.get("date_text") or "").strip()
     if text:  # the source's own words after ours
         when += f" {text}" if text.startswith("(") and text.endswith(")") else f" ({text})"
-    where = ", ".join(x for x in (event.get("place"), event.get("country")) if x) or "place unknown"
+    country = labels.code_words("country", event.get("country")) or event.get("country")
+    where = ", ".join(x for x in (event.get("place"), country) if x) or "place unknown"
     return json.dumps({
         "title": event["title"],
-        "description": f"{when} · {where} · fatalities: {killed}",
+        "description": f"{when} · {where} · {killed}",
         "link": f"/imu/events/{event['id']}",
     }, ensure_ascii=False, sort_keys=True)
 

@@ -79,6 +79,25 @@ def code_words(column: str, value) -> str | None:
     return words if words != value else None
 
 
+def toll(low, best, high) -> str | None:
+    """An event's fatality figures in words: '16 killed', 'at least 80 killed (best estimate
+    80)', '4 to 9 killed'; None where no source gives a figure. Only what the figures say: a
+    lowest figure with no highest is "at least", never a range the sources do not give."""
+    if low is None and high is None and best is None:
+        return None
+    if low is not None and high is not None:
+        said = f"{low:,} killed" if low == high else f"{low:,} to {high:,} killed"
+    elif low is not None:
+        said = f"at least {low:,} killed"
+    elif high is not None:
+        said = f"up to {high:,} killed"
+    else:
+        said = "killed"
+    if best is not None and not (low == high == best):
+        said = f"{said} (best estimate {best:,})" if said != "killed" else f"about {best:,} killed"
+    return said
+
+
 def relation_words(sql: str) -> str:
     cases = " ".join(f"when '{k}' then '{v}'" for k, v in RELATION_WORDS.items())
     return f"case {sql} {cases} else {words(sql)} end"

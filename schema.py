@@ -64,6 +64,8 @@ ALIAS_KINDS = (
     "common-english", "nickname", "translation", "misspelling",
     "dataset-common-name",  # the dataset's own: a common name no document uses (ISIS, Daesh)
 )
+# The parts of an event's page a dispute can be about, each on a line of its own there.
+DISPUTED_PARTS = ("type", "date", "place", "fatalities", "participants")
 GROUP_KINDS = (
     "militant-group", "faction", "movement", "militia", "alliance", "government",
     "security-force", "armed-forces", "intelligence-agency", "media", "international",
@@ -243,6 +245,10 @@ RECORDS: dict[str, Record] = {
             Field("id", "slug", True, description="Stable slug of the disputed point."),
             Field("question", required=True, max_len=300, description="The disputed point, as a question."),
             Field("description", max_len=2000, description="Who says what, in brief."),
+            Field("concerns", choices=DISPUTED_PARTS,
+                  description="The part of an event the question disputes, where it is one the event's page "
+                              "shows on a line of its own: type, date, place, fatalities or participants; "
+                              "blank for any other question."),
         ),
     ),
     "groups": Record(

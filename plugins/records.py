@@ -179,10 +179,12 @@ async def sections(db, table: str, id: str, k: labels.Keys, own: str) -> list[di
         count = (await db.execute(f"select count(*) from [{other}] where [{column}] = :id", {"id": id})).first()[0]
         if not count:
             continue
-        rows = (await db.execute(
+        rows = [dict(r) for r in (await db.execute(
             f"select x.id, {dates} from [{other}] x {join} where x.[{column}] = :id "
-            f"order by date_order is null, date_order, date_end, x.id limit {SECTION_LIMIT}", {"id": id})).rows
+            f"order by date_order is null, date_order, date_end, x.id limit {SECTION_LIMIT}", {"id": id})).rows]
         names = await labels.labels_for(db, other, [r["id"] for r in rows])
+        for r in rows:
+            r["period"] = period(r["date_order"])
         out.append({
             "slug": f"{other}-{column}",
             "title": SECTION_TITLES.get((other, column), f"{labels.KINDS.get(other, other)} ({human(column)})"),
@@ -190,9 +192,19 @@ async def sections(db, table: str, id: str, k: labels.Keys, own: str) -> list[di
             "more": f"/{DB}/{other}?{column}={tilde_encode(id)}" if count > len(rows) else None,
             "rows": [{"link": labels.record_url(other, r["id"]), "label": without(names.get(r["id"], r["id"]), own),
                       "date": spans.row_phrase(r) if other in spans.SPAN_TABLES
-                      else row_phrase(r) if r["date_start"] or r["date_end"] else None} for r in rows],
+                      else row_phrase(r) if r["date_start"] or r["date_end"] else None,
+                      "period": r["period"]} for r in rows],
+            "by_period": len(rows) > PERIODS_FROM and len({r["period"] for r in rows}) > 1,
         })
     return out
+
+
+PERIODS_FROM = 6  # a longer section is read by decade
+
+
+def period(day: str | None) -> str:
+    """The decade a row is placed in, by its sort date: '1990s'; 'Undated'."""
+    return f"{day[:3]}0s" if day and day[:4].isdigit() else "Undated"
 
 
 SECTION_TITLES = {
@@ -222,7 +234,7 @@ limit {limit}
 # one of its claims quotes: the pledge to the Islamic State as an event is disputed where
 # the relations quoting the same video are.
 _DISPUTED_SQL = """
-select d.id, d.question from dispute_topics d where d.id in (
+select d.id, d.question, d.concerns from dispute_topics d where d.id in (
   select c.dispute_id from claims c where {found} and c.dispute_id is not null
   union
   select o.dispute_id from claims o where o.dispute_id is not null and exists (
@@ -287,6 +299,104 @@ async def claim_groups(db, table: str, id: str, k: labels.Keys) -> dict:
             "more": f"/{DB}/claims?{direct[0]}={tilde_encode(id)}" if count > len(rows) else None}
 
 
+# ---------------------------------------------------------------- profiles: what a reader wants first
+
+PROFILED = ("events", "groups", "people")  # record kinds whose pages open with a profile
+LEADING_ROLES = ("founder", "leader", "deputy-leader", "military-commander", "field-commander",
+                 "commander", "director")
+_PARTICIPANTS_SQL = """
+select 'groups' as tbl, 'event_groups' as part_tbl, x.id as part_id, g.id, g.name, x.role
+from event_groups x join groups g on g.id = x.group_id where x.event_id = :id
+union all
+select 'people', 'event_people', x.id, p.id, p.name, x.role
+from event_people x join people p on p.id = x.person_id where x.event_id = :id
+order by 1, 6, 5
+"""
+_MEMBERSHIPS_SQL = """
+select m.id, m.role, m.date_start, m.date_end, m.date_precision, m.reported_start, m.reported_end,
+  g.id as group_id, g.name as group_name, p.id as person_id, p.name as person_name
+from memberships m join groups g on g.id = m.group_id join people p on p.id = m.person_id
+where m.{column} = :id {roles}
+order by m.time_order is null, m.time_order, m.date_end, m.id
+"""
+_EVENT_YEARS_SQL = """
+select substr(e.date_start, 1, 4) as year, count(*) as n
+from events e where e.id in (select event_id from event_groups where group_id = :id)
+group by 1 order by year is null, year
+"""
+
+
+def words(column: str, value) -> str:
+    return labels.code_words(column, value) or str(value)
+
+
+def disputed_mark(disputed: list[dict], part: str) -> markupsafe.Markup:
+    """' · disputed: <the question>' for each point in dispute about this part of the record."""
+    marks = [markupsafe.Markup(' <span class="imu-disputed-mark">· disputed: {}</span>').format(
+        labels.link("dispute_topics", d["id"], d["question"])) for d in disputed if d.get("concerns") == part]
+    return markupsafe.Markup("").join(marks)
+
+
+async def profile(db, table: str, id: str, row, disputed: list[dict]) -> list[tuple[str, markupsafe.Markup]]:
+    """The lines a reader looks for first, in words: for an event what, when, where, who and
+    the toll; for a group or person their kind, leaders or roles over time, and the days the
+    records place them. [] for other records. Each line names the dispute about it, if any."""
+    lines: list[tuple[str, markupsafe.Markup]] = []
+    if table == "events":
+        what = words("event_type", row["event_type"])
+        if row["event_category"]:
+            what = markupsafe.Markup('{} <span class="imu-meta">· one of the <a href="/{}/events?event_category={}">{} events</a></span>').format(
+                what, DB, row["event_category"], words("event_category", row["event_category"]))
+        lines.append(("What", markupsafe.Markup(what) + disputed_mark(disputed, "type")))
+        lines.append(("When", markupsafe.escape(row_phrase(row)) + disputed_mark(disputed, "date")))
+        where = ", ".join(x for x in (row["place"], words("country", row["country"]) if row["country"] else None) if x)
+        where_html = markupsafe.escape(where or "no place given")
+        if row["latitude"] is not None:
+            where_html += markupsafe.Markup(' <span class="imu-meta">· <a href="/{}/events?id={}">on the map</a></span>').format(DB, tilde_encode(id))
+        lines.append(("Where", where_html + disputed_mark(disputed, "place")))
+        who = [markupsafe.Markup('{} <span class="imu-meta">(<a href="{}">{}</a>)</span>').format(
+                   labels.link(r["tbl"], r["id"], r["name"]), labels.record_url(r["part_tbl"], r["part_id"]),
+                   words("role", r["role"]))
+               for r in (await db.execute(_PARTICIPANTS_SQL, {"id": id})).rows]
+        if who or any(d.get("concerns") == "participants" for d in disputed):
+            lines.append(("Who", markupsafe.Markup("; ").join(who) + disputed_mark(disputed, "participants")))
+        toll = labels.toll(row["fatalities_low"], row["fatalities_best"], row["fatalities_high"])
+        if toll or row["fatalities_text"]:
+            said = markupsafe.escape(toll or "no figure")
+            if row["fatalities_text"]:
+                said += markupsafe.Markup(' <span class="imu-meta">· in the sources\' words: {}</span>').format(row["fatalities_text"])
+            lines.append(("Killed", said + disputed_mark(disputed, "fatalities")))
+    elif table in ("groups", "people"):
+        if table == "groups":
+            lines.append(("Kind", markupsafe.escape(words("kind", row["kind"]))))
+            if row["first_dated"]:
+                lines.append((PLACED["first_dated"], await placed(db, table, id, row["first_dated"])))
+            sql = _MEMBERSHIPS_SQL.format(column="group_id", roles="and m.role in (%s)" % ", ".join(f"'{r}'" for r in LEADING_ROLES))
+            title = "Leaders over time"
+        else:
+            sql = _MEMBERSHIPS_SQL.format(column="person_id", roles="")
+            title = "Roles over time"
+        held = []
+        for m in (await db.execute(sql, {"id": id})).rows:
+            role = labels.link("memberships", m["id"], words("role", m["role"]))
+            said = (markupsafe.Markup("{} ({})").format(labels.link("people", m["person_id"], m["person_name"]), role)
+                    if table == "groups" else
+                    markupsafe.Markup("{} of {}").format(role, labels.link("groups", m["group_id"], m["group_name"])))
+            held.append(markupsafe.Markup('<li>{} <span class="imu-date">· {}</span></li>').format(said, spans.row_phrase(m)))
+        if table == "people" and row["died_by"]:
+            lines.append((PLACED["died_by"], await placed(db, table, id, row["died_by"])))
+        if held:
+            lines.append((title, markupsafe.Markup('<ul class="imu-held">') + markupsafe.Markup("").join(held) + markupsafe.Markup("</ul>")))
+        if table == "groups":
+            years = (await db.execute(_EVENT_YEARS_SQL, {"id": id})).rows
+            if years:
+                lines.append(("Events by year", markupsafe.Markup(" · ").join(
+                    markupsafe.Markup('<a href="/{}/timeline?group={}&amp;from={}&amp;to={}">{}</a> ({})').format(
+                        DB, tilde_encode(id), y["year"], y["year"], y["year"], y["n"]) if y["year"]
+                    else markupsafe.Markup("undated ({})").format(y["n"]) for y in years)))
+    return lines
+
+
 def see_also(datasette, table: str, id: str, row) -> list[tuple[str, str]]:
     """Canned queries that take this kind of record as a parameter, and the map."""
     out = []
@@ -308,13 +418,19 @@ async def record(datasette, table: str, id: str) -> dict | None:
         return None
     row = rows[0]
     label = (await labels.labels_for(db, table, [id])).get(id, id)
+    claims = await claim_groups(db, table, id, k)
     return {
         "table": table, "id": id, "label": label, "title": shorten(label, 120), "path": labels.record_url(table, id),
         "summary": next((row[c] for c in SUMMARY if c in row.keys() and row[c]), None),
+        "description": row["description"] if "description" in row.keys() else None,
+        # A group's or person's page opens with its summary, an event's with what, when and where.
+        "summary_first": table in ("groups", "people"),
+        "profiled": table in PROFILED,
         "kind": labels.KINDS[table],
         "fields": await field_rows(datasette, db, table, row, k),
         "sections": await sections(db, table, id, k, label),
-        "claims": await claim_groups(db, table, id, k),
+        "claims": claims,
+        "profile": await profile(db, table, id, row, claims.get("disputed") or []),
         "see_also": see_also(datasette, table, id, row),
     }
 

@@ -531,3 +531,132 @@ def test_canned_queries_name_sources_by_publisher(ds, con):
         assert name in text, query
         title = con.execute("select title from sources where id = 'globalsecurity-imu-profile'").fetchone()[0]
         assert text.count(title) == text.count(name), f"{query}: the title without its publisher"
+
+
+# ---------------------------------------------------------------- record pages as profiles
+
+def plain(markup: str) -> str:
+    """Text as read: tags dropped without a space, entities decoded, whitespace collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", markup)).split())
+
+
+def profile_of(markup: str) -> dict[str, str]:
+    """{term: the line's markup} of a record page's profile."""
+    found = re.search(r'<dl class="imu-profile">(.*?)</dl>', markup, re.S)
+    if not found:
+        return {}
+    return dict(re.findall(r"<dt>(.*?)</dt>\s*<dd>(.*?)</dd>", found.group(1), re.S))
+
+
+def disputed_about(con, table, id) -> dict[str, set[str]]:
+    """{part: dispute ids} of the points in dispute about one part of a record, as the
+    record's own claims (or the passages they quote) take a side on them."""
+    subject = {"events": "event_id"}[table]
+    rows = con.execute(f"""
+        select d.concerns, d.id from dispute_topics d where d.concerns is not null and d.id in (
+          select o.dispute_id from claims o join claims c on c.source_id = o.source_id and c.quote = o.quote
+          where c.{subject} = ?1 or c.event_group_id in (select id from event_groups where event_id = ?1)
+            or c.event_person_id in (select id from event_people where event_id = ?1))""", [id])
+    out = collections.defaultdict(set)
+    for part, dispute in rows:
+        out[part].add(dispute)
+    return out
+
+
+PART_LINES = {"type": "What", "date": "When", "place": "Where", "fatalities": "Killed", "participants": "Who"}
+
+
+def test_every_event_opens_with_what_when_where_who_and_its_toll(ds, con):
+    """What, when (as its precision says), where (country in words), who in what role, the
+    toll in words, each line naming the dispute about it; then the description."""
+    from dates import row_phrase
+
+    con.row_factory = __import__("sqlite3").Row
+    marked = 0
+    for e in con.execute("select * from events order by id").fetchall():
+        markup = page(ds, f"/imu/events/{e['id']}")
+        lines = profile_of(markup)
+        assert list(lines)[:3] == ["What", "When", "Where"], e["id"]  # every event has a profile
+        assert plain(lines["What"]).startswith(labels.code_words("event_type", e["event_type"]) or e["event_type"])
+        assert plain(lines["When"]).startswith(row_phrase(e)), e["id"]
+        if e["country"]:
+            assert labels.code_words("country", e["country"]) in plain(lines["Where"])
+        parts = con.execute("""select g.name, x.role from event_groups x join groups g on g.id = x.group_id where event_id = ?1
+            union all select p.name, x.role from event_people x join people p on p.id = x.person_id where event_id = ?1""",
+                            [e["id"]]).fetchall()
+        who = plain(lines.get("Who", ""))
+        for name, role in parts:
+            assert f"{name} ({labels.code_words('role', role) or role})" in who, (e["id"], name)
+        toll = labels.toll(e["fatalities_low"], e["fatalities_best"], e["fatalities_high"])
+        if toll:
+            assert plain(lines["Killed"]).startswith(toll), e["id"]
+        else:
+            assert ("Killed" in lines) == bool(e["fatalities_text"]), e["id"]
+        for part, disputes in disputed_about(con, "events", e["id"]).items():
+            for d in disputes:
+                assert f'href="/imu/dispute_topics/{d}"' in lines[PART_LINES[part]], (e["id"], part, d)
+                marked += 1
+        if e["description"]:
+            assert markup.index('<dl class="imu-profile">') < markup.index(f'<p class="imu-summary">{esc(e["description"])}')
+    assert marked >= 5  # the toll, the date and who took part are disputed somewhere
+
+
+LEADING = ("founder", "leader", "deputy-leader", "military-commander", "field-commander", "commander", "director")
+
+
+def test_groups_and_people_show_leaders_roles_and_events_over_time(ds, con):
+    """A group: its leaders in time order with their spans in words, and its events counted by
+    year (each year linking to the timeline of that year); a person: every role, in time order."""
+    import spans
+
+    con.row_factory = __import__("sqlite3").Row
+    order = "order by m.time_order is null, m.time_order, m.date_end, m.id"
+    for g in con.execute("select id from groups").fetchall():
+        lines = profile_of(page(ds, f"/imu/groups/{g['id']}"))
+        leaders = con.execute(f"""select p.name, m.* from memberships m join people p on p.id = m.person_id
+            where m.group_id = ? and m.role in ({", ".join("?" * len(LEADING))}) {order}""", [g["id"], *LEADING]).fetchall()
+        items = [plain(i) for i in re.findall(r"<li>(.*?)</li>", lines.get("Leaders over time", ""), re.S)]
+        assert items == [f"{m['name']} ({labels.code_words('role', m['role']) or m['role']}) · {spans.row_phrase(m)}"
+                         for m in leaders], g["id"]
+        years = con.execute("""select substr(date_start, 1, 4), count(*) from events
+            where id in (select event_id from event_groups where group_id = ?) group by 1""", [g["id"]]).fetchall()
+        shown = re.findall(r"(?:>(\d{4})</a>|undated) \((\d+)\)", lines.get("Events by year", ""))
+        assert sorted((y or None, int(n)) for y, n in shown) == sorted(((y, n) for y, n in years), key=lambda t: (t[0] is None, t))
+        for year, _ in years:
+            if year:
+                assert f'href="/imu/timeline?group={g["id"]}&amp;from={year}&amp;to={year}"' in lines["Events by year"]
+    for p in con.execute("select id from people").fetchall():
+        lines = profile_of(page(ds, f"/imu/people/{p['id']}"))
+        roles = con.execute(f"select m.id from memberships m where m.person_id = ? {order}", [p["id"]]).fetchall()
+        links = re.findall(r'<li><a href="/imu/memberships/([^"]+)">', lines.get("Roles over time", ""))
+        assert links == [r["id"] for r in roles], p["id"]
+
+
+def test_fields_fold_below_a_profile_and_names_fold_away(ds, con):
+    """Events, groups and people: every field with its codebook description, folded below;
+    a group's or person's names in the sources folded too. Other records keep their fields on top."""
+    for table, id in [("events", "2010-rasht-valley-security-sweeps"), ("groups", "imu"), ("people", "tohir-yoldashev")]:
+        markup = page(ds, f"/imu/{table}/{id}")
+        folded = re.search(r'<details class="imu-section imu-all-fields">(.*?)</details>', markup, re.S)
+        assert folded and '<dl class="imu-fields">' in folded.group(1), table
+        described = column_descriptions_of(con, table)
+        for column in re.findall(r'<dd class="imu-field-([a-z_]+)">', folded.group(1)):
+            assert esc(described[column]) in folded.group(1), (table, column)
+        if table != "events":
+            assert re.search(r'<details class="imu-names"><summary><h2>Names in the sources \(\d+\)</h2></summary>', markup)
+    claim = con.execute("select id from claims limit 1").fetchone()[0]
+    markup = page(ds, f"/imu/claims/{claim}")
+    assert "imu-all-fields" not in markup and '<dl class="imu-fields">' in markup
+
+
+def column_descriptions_of(con, table) -> dict[str, str]:
+    return {c: d for c, d in con.execute("select column_name, description from codebook where table_name = ?", [table])}
+
+
+@pytest.mark.parametrize("low, best, high, said", [
+    (16, None, 16, "16 killed"), (4, None, 9, "4 to 9 killed"), (80, 80, None, "at least 80 killed (best estimate 80)"),
+    (None, None, 300, "up to 300 killed"), (None, 100, None, "about 100 killed"), (0, None, 0, "0 killed"),
+    (1200, 1500, 2000, "1,200 to 2,000 killed (best estimate 1,500)"), (None, None, None, None)])
+def test_a_toll_says_only_what_its_figures_say(low, best, high, said):
+    """The one phrase of an event's figures, on its page and in its map popup."""
+    assert labels.toll(low, best, high) == said
