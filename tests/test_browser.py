@@ -331,3 +331,73 @@ def test_reader_pages_answer_on_the_first_screen(browser, live_server, path, ans
         assert "select" in page.locator("#sql-query").inner_text().lower()
     finally:
         page.close()
+
+
+class Clicks:
+    """A reader's path through the site, counted: each step is one click on a visible link."""
+
+    def __init__(self, page):
+        self.page, self.count = page, 0
+
+    def on(self, locator):
+        locator.scroll_into_view_if_needed()
+        assert locator.is_visible()
+        with self.page.expect_navigation():
+            locator.click()
+        self.count += 1
+
+
+def test_journalist_when_did_the_imu_pledge_to_the_islamic_state_and_do_sources_agree(page, live_server, con):
+    """Home, the disputes, the question: its sides side by side, each quote with its source."""
+    question = con.execute("select question from dispute_topics where id = 'imu-pledge-date'").fetchone()[0]
+    path = Clicks(page)
+    page.goto(live_server + "/")
+    path.on(page.locator("ul.imu-ways").get_by_role("link", name="Disputes", exact=True))
+    path.on(page.get_by_role("link", name=question, exact=True))
+    assert path.count <= 3 and page.locator("h1").inner_text() == question
+    sides = con.execute("""select c.position, c.quote, s.publisher from claims c join sources s on s.id = c.source_id
+        where c.dispute_id = 'imu-pledge-date'""").fetchall()
+    assert len({p for p, _, _ in sides}) >= 2  # the sources do not agree
+    for position, quote, publisher in sides:
+        side = page.locator("details.imu-claim-group", has=page.locator("summary", has_text=position))
+        assert side.locator(f"blockquote:has-text({quote[:40]!r})").first.is_visible(), position
+        if publisher:
+            assert publisher in side.inner_text()
+    assert page.errors == []
+
+
+def test_journalist_who_led_the_imu_after_yoldashev(page, live_server, con):
+    """Home, groups, the IMU: its leaders over time on the first screen, Yoldashev's
+    successors after him, each with when the sources place them."""
+    path = Clicks(page)
+    page.goto(live_server + "/")
+    path.on(page.locator("ul.imu-ways").get_by_role("link", name="Groups", exact=True))
+    path.on(page.get_by_role("link", name="Islamic Movement of Uzbekistan", exact=True).first)
+    assert path.count <= 3
+    leaders = page.locator("dl.imu-profile dt:text-is('Leaders over time') + dd li")
+    assert leaders.first.bounding_box()["y"] < 900
+    shown = leaders.all_inner_texts()
+    yoldashev = next(i for i, t in enumerate(shown) if t.startswith("Tohir Yoldashev (leader)"))
+    after = [t.split(" (")[0] for t in shown[yoldashev + 1:]]
+    # Who the records name as leader after him: memberships placed after his ended.
+    expected = [name for (name,) in con.execute("""select p.name from memberships m join people p on p.id = m.person_id
+        where m.group_id = 'imu' and m.role = 'leader' and m.time_order > (select date_end from memberships
+          where group_id = 'imu' and person_id = 'tohir-yoldashev' and role = 'leader')
+        order by m.time_order""")]
+    assert expected and all(name in after for name in expected), (after, expected)
+    assert page.errors == []
+
+
+def test_journalist_which_attacks_were_in_tajikistan(page, live_server, con):
+    """Home, events, attacks, Tajikistan: the attacks there, named, with their dates."""
+    path = Clicks(page)
+    page.goto(live_server + "/")
+    path.on(page.locator("ul.imu-ways").get_by_role("link", name="Events", exact=True))
+    path.on(page.locator("#facet-event_category").get_by_role("link", name="attack", exact=True))
+    path.on(page.locator("#facet-country").get_by_role("link", name="Tajikistan", exact=True))
+    assert path.count <= 3
+    expected = {t for (t,) in con.execute("select title from events where event_category = 'attack' and country = 'TJ'")}
+    assert expected
+    titles = set(page.locator("table.rows-and-columns tbody td.col-title").all_inner_texts())
+    assert titles == expected
+    assert page.errors == []
