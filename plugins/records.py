@@ -302,6 +302,8 @@ async def claim_groups(db, table: str, id: str, k: labels.Keys) -> dict:
 # ---------------------------------------------------------------- profiles: what a reader wants first
 
 PROFILED = ("events", "groups", "people")  # record kinds whose pages open with a profile
+# Sections a profile already gives whole: a person's roles over time are all their memberships.
+COVERED = {"people": {"memberships-person_id"}}
 LEADING_ROLES = ("founder", "leader", "deputy-leader", "military-commander", "field-commander",
                  "commander", "director")
 _PARTICIPANTS_SQL = """
@@ -428,7 +430,7 @@ async def record(datasette, table: str, id: str) -> dict | None:
         "profiled": table in PROFILED,
         "kind": labels.KINDS[table],
         "fields": await field_rows(datasette, db, table, row, k),
-        "sections": await sections(db, table, id, k, label),
+        "sections": [x for x in await sections(db, table, id, k, label) if x["slug"] not in COVERED.get(table, ())],
         "claims": claims,
         "profile": await profile(db, table, id, row, claims.get("disputed") or []),
         "see_also": see_also(datasette, table, id, row),
