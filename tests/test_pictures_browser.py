@@ -252,3 +252,34 @@ def test_on_a_phone_the_picture_comes_first(browser, live_server, path, picture)
         assert top < page.locator(".imu-lede").first.bounding_box()["y"]
     finally:
         page.close()
+
+
+CLS_OBSERVER = """
+window.imuShift = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if (!e.hadRecentInput) window.imuShift += e.value;
+}).observe({ type: "layout-shift", buffered: true });
+"""
+
+
+@pytest.mark.parametrize("width, height", [(1280, 900), (390, 844)])
+@pytest.mark.parametrize("path, drawn", [("/imu/network", "#imu-network[data-state=drawn]"),
+                                         ("/imu/events_per_year", "#imu-chart[data-state=drawn]"),
+                                         ("/imu/events_map", ".leaflet-marker-icon"),
+                                         ("/imu/events_map?group=imu", ".leaflet-marker-icon")])
+def test_a_picture_drawn_by_script_does_not_move_the_page(browser, live_server, path, drawn, width, height):
+    """The network, the chart and the map have their room from the first paint: the text
+    a reader has started on does not jump when they appear (cumulative layout shift under
+    0.1, Lighthouse's "good")."""
+    from conftest import local_only_page
+
+    page = local_only_page(browser, width=width, height=height)
+    try:
+        page.add_init_script(CLS_OBSERVER)
+        page.goto(live_server + path)
+        page.wait_for_selector(drawn)
+        page.wait_for_timeout(300)
+        shift = page.evaluate("window.imuShift")
+        assert shift < 0.1, f"{path} at {width} px: layout shift {shift:.3f}"
+    finally:
+        page.close()
