@@ -9,17 +9,23 @@ that cost points. Writes its table into bench/RESULTS.md.
 Installs Lighthouse from npm into bench/out/lighthouse on first use (`npm i -E
 lighthouse@12.2.3`: 13.x wants Node 22) and drives Debian's Chromium (/usr/bin/chromium).
 Performance is simulated throttling on this machine and moves with its load: compare
-runs made side by side. Offline, the map's background tiles fail to load (the network,
-not the page) and Lighthouse counts those console errors against best practices.
+runs made side by side. Offline, no tile provider can be reached, so the map's background
+tiles come from a stand-in on 127.0.0.1 (blank tiles, named as a published site names its
+provider: IMU_TILE_URL and IMU_TILE_ATTRIBUTION, plugins/tiles.py); otherwise every failed
+tile would be a console error counted against best practices, the network's and not the page's.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import struct
 import subprocess
 import sys
+import threading
 import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,22 +73,59 @@ def audit(binary: Path, url: str) -> dict:
     return out
 
 
+def blank_png(size: int) -> bytes:
+    """A white square PNG: a tile as sharp as a high-resolution provider's (512 px for 256)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\xff" * 3 * size for _ in range(size))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+
+
+BLANK_TILE = blank_png(512)
+
+
+class Tiles(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(BLANK_TILE)))
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Cache-Control", "max-age=3600")
+        self.end_headers()
+        self.wfile.write(BLANK_TILE)
+
+    def log_message(self, *args):
+        pass
+
+
+def tile_stand_in() -> ThreadingHTTPServer:
+    """Blank tiles on a free local port, as the map's provider for the run."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.environ["IMU_TILE_URL"] = f"http://127.0.0.1:{server.server_address[1]}/{{z}}/{{x}}/{{y}}.png"
+    os.environ["IMU_TILE_ATTRIBUTION"] = "Blank stand-in tiles (bench/lighthouse.py)"
+    return server
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, default=ROOT / "imu.db")
     ap.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = ap.parse_args(argv)
     binary = lighthouse()
-    os.environ["IMU_COMPRESS"] = "1"  # the server inherits it
+    os.environ["IMU_COMPRESS"] = "1"  # the server inherits it, and the tiles' address
+    tiles = tile_stand_in()
     proc, base = serve(our_serve_args(args.db))
     try:
         rows = [(name, path, audit(binary, base + path)) for name, path in PAGES]
     finally:
         proc.terminate()
         proc.wait(10)
+        tiles.shutdown()
     lines = [f"Lighthouse {VERSION} (mobile, simulated throttling), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
              f"load average {os.getloadavg()[0]:.2f}; `make serve`'s options on {args.db.name}, compressed "
-             "(IMU_COMPRESS=1) as the published site is.",
+             "(IMU_COMPRESS=1) as the published site is, the map's tiles from a blank local stand-in.",
              "", "Command: `python bench/lighthouse.py`", "",
              "| page | performance | accessibility | best practices | SEO | path |",
              "| --- | ---: | ---: | ---: | ---: | --- |"]

@@ -201,3 +201,36 @@ def test_benchmark_runs_at_1000_events(tmp_path):
     plain = next(line for line in text.splitlines() if line.startswith("| canned query `events_map` in plain"))
     cells = [c.strip() for c in plain.strip("|").split("|")]
     assert cells[1].isdigit() and cells[2].isdigit(), plain  # Datasette's own floor, p50 and p95
+
+
+def test_lighthouse_tile_stand_in_serves_sharp_blank_tiles(monkeypatch):
+    """bench/lighthouse.py's offline map provider: a 512 px white PNG for any tile, named in
+    the environment the way plugins/tiles.py accepts a published site's provider."""
+    import struct
+    import urllib.request
+    import zlib
+
+    import lighthouse
+
+    monkeypatch.delenv("IMU_TILE_URL", raising=False)
+    monkeypatch.delenv("IMU_TILE_ATTRIBUTION", raising=False)
+    server = lighthouse.tile_stand_in()
+    try:
+        import os
+
+        url = os.environ["IMU_TILE_URL"]
+        assert url.startswith("http://127.0.0.1:") and os.environ["IMU_TILE_ATTRIBUTION"]
+        sys.path.insert(0, str(ROOT / "plugins"))
+        import tiles
+
+        assert tiles.tile_config(os.environ)  # accepted as a provider
+        with urllib.request.urlopen(url.format(z=3, x=4, y=1)) as r:
+            assert r.headers["Content-Type"] == "image/png"
+            png = r.read()
+    finally:
+        server.shutdown()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height) == (512, 512)
+    length = struct.unpack(">I", png[33:37])[0]
+    assert set(zlib.decompress(png[41:41 + length])) == {0, 255}  # filter bytes and white
