@@ -401,3 +401,26 @@ def test_journalist_which_attacks_were_in_tajikistan(page, live_server, con):
     titles = set(page.locator("table.rows-and-columns tbody td.col-title").all_inner_texts())
     assert titles == expected
     assert page.errors == []
+
+
+@pytest.mark.parametrize("width, height", [(1280, 900), (390, 844)])
+@pytest.mark.parametrize("path, first", [("/imu/events/2010-rasht-valley-security-sweeps", "When"),
+                                         ("/imu/events/2015-imu-pledges-allegiance-to-islamic-state", "Who"),
+                                         ("/imu/groups/imu", "Leaders over time"),
+                                         ("/imu/people/tohir-yoldashev", "Roles over time")])
+def test_record_pages_open_with_their_profile(browser, live_server, path, first, width, height):
+    """An event's what, when and who, a group's leaders and a person's roles start on the
+    first screen, in words; the raw fields are folded below, one click away."""
+    from conftest import local_only_page
+
+    page = local_only_page(browser, width=width, height=height)
+    try:
+        page.goto(live_server + path)
+        line = page.locator(f"dl.imu-profile dt:text-is({first!r})")
+        assert line.bounding_box()["y"] < height - 40, path
+        assert not page.locator("dl.imu-fields").is_visible()
+        page.locator("details.imu-all-fields summary").click()
+        assert page.locator("dl.imu-fields").is_visible()
+        assert page.errors == []
+    finally:
+        page.close()
