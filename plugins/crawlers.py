@@ -34,15 +34,16 @@ Sitemap: {sitemap}
 """
 
 
-def absolute(request, path: str) -> str:
-    """The site's own address as the request reached it (behind a proxy, its Host)."""
-    host = request.headers.get("host", "localhost")
-    scheme = request.headers.get("x-forwarded-proto") or request.scheme
-    return f"{scheme}://{host}{path}"
+def absolute(datasette, request, path: str) -> str:
+    """The site's own address as the request reached it (behind a proxy, its Host). The
+    scheme is the server's: uvicorn takes X-Forwarded-Proto only from the proxy in front
+    (127.0.0.1, serve-prod's nginx, which sets it itself), and the deploy, behind Fly's
+    HTTPS, says https (Datasette's force_https_urls); a visitor's own header is ignored."""
+    return datasette.absolute_url(request, path)
 
 
-async def robots(request):
-    return Response.text(ROBOTS.format(sitemap=absolute(request, "/sitemap.xml")),
+async def robots(datasette, request):
+    return Response.text(ROBOTS.format(sitemap=absolute(datasette, request, "/sitemap.xml")),
                          headers={"Cache-Control": "max-age=3600"})
 
 
@@ -59,9 +60,9 @@ async def parts(datasette) -> dict[str, int]:
 
 
 async def sitemap_index(datasette, request):
-    files = [absolute(request, "/sitemap-pages.xml")]
+    files = [absolute(datasette, request, "/sitemap-pages.xml")]
     for table, n in (await parts(datasette)).items():
-        files += [absolute(request, f"/sitemap-{table}-{i}.xml") for i in range(n)]
+        files += [absolute(datasette, request, f"/sitemap-{table}-{i}.xml") for i in range(n)]
     entries = "\n".join(f"  <sitemap><loc>{escape(f)}</loc></sitemap>" for f in files)
     return xml(f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{entries}\n</sitemapindex>')
 
@@ -75,7 +76,7 @@ async def sitemap_pages(datasette, request):
     """The home and about pages, every table, and the canned queries as they open."""
     paths = ["/", "/about"] + [f"/{DB}/{t}" for t in labels.LABELS]
     paths += [f"/{DB}/{name}" for name in (datasette.metadata("queries", database=DB) or {})]
-    return urlset(absolute(request, p) for p in paths)
+    return urlset(absolute(datasette, request, p) for p in paths)
 
 
 async def sitemap_table(datasette, request):
@@ -85,7 +86,7 @@ async def sitemap_table(datasette, request):
     db = datasette.get_database(DB)
     rows = await db.execute(f"select id from [{table}] order by rowid limit {PER_FILE} offset {part * PER_FILE}",
                             custom_time_limit=10_000)
-    return urlset(absolute(request, f"/{DB}/{table}/{tilde_encode(str(r[0]))}") for r in rows)
+    return urlset(absolute(datasette, request, f"/{DB}/{table}/{tilde_encode(str(r[0]))}") for r in rows)
 
 
 @hookimpl

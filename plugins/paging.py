@@ -12,6 +12,11 @@ The fix gives every page the same total order: the table page's main query gets 
 primary key (or rowid) after its sort column, on the first page too. A view has no key
 and pages by offset, so a sorted view gets all its columns as the tie-breaker. HTML next
 links, JSON `next_url`, the `_stream=on` CSV and the map's paging all read that query.
+
+A column of binary data (declared BLOB: the full-text indexes' own tables) cannot be sorted
+on: Datasette writes a blob into `_next` as Python's repr, which the next page compares as
+text, so `aliases_fts_docsize.json?_sort=sz` gave the same page for ever. Such a sort is a
+400 saying so.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import re
 import datasette.database
 import datasette.views.table
 from datasette.utils import escape_sqlite, tilde_decode
+from datasette.views.base import DatasetteError
 
 # (database name, table) while a table page is being made
 TABLE_PAGE: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("table_page", default=None)
@@ -48,6 +54,17 @@ async def tiebreaker(db, table: str) -> str:
     return cache[table]
 
 
+async def refuse_binary_sort(db, table: str, request) -> None:
+    column = request.args.get("_sort") or request.args.get("_sort_desc")
+    if not column:
+        return
+    declared = {r[1]: (r[2] or "").upper() for r in await db.execute(
+        "select * from pragma_table_info(:t)", {"t": table})}
+    if "BLOB" in declared.get(column, ""):
+        raise DatasetteError(f"Cannot sort by {column}: it holds binary data, which cannot mark "
+                             "where a page ends", status=400)
+
+
 def patch() -> None:
     """Wrap TableView.data (to know a table page is being made) and Database.execute
     (to add the tie-breaker to that page's main query); once per process."""
@@ -63,6 +80,7 @@ def patch() -> None:
             db = self.ds.get_database(route=tilde_decode(request.url_vars["database"]))
             table = tilde_decode(request.url_vars["table"])
             if not await self.ds.get_canned_query(db.name, table, request.actor):
+                await refuse_binary_sort(db, table, request)
                 token = TABLE_PAGE.set((db.name, table))
         except KeyError:
             pass  # no such database: Datasette answers 404

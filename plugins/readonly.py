@@ -9,7 +9,14 @@ Before Datasette sees a request (asgi_wrapper):
 - a data URL's format must be one Datasette or a plugin renders (404): Datasette answered
   /imu/events.kml or .atom with the HTML page and status 200;
 - a query string must not hold NUL characters, and search text is bounded (400,
-  fold.search_problem).
+  fold.search_problem);
+- a path with a backslash, or starting with two slashes, is no page here (404): Datasette
+  would redirect `/\\evil.example/` to `/\\evil.example`, which browsers read as
+  `//evil.example`, another site;
+- Datasette's own parameters (`_facet`, `_sort`, `_size`...) given twice with the same value
+  count once, and a query string holds at most MAX_PARAMS parameters and MAX_FACETS facets
+  (400): 300 copies of `_facet=title` in a 4 KB URL made 38 MB of JSON, and a 13 KB one took
+  the server to 2.5 GB, with no SQL for the SQL limits to stop.
 
 After Datasette fails on a request (handle_exception): an exception that a query string
 caused becomes Datasette's own error page or JSON with status 400. A fuzz of Datasette's
@@ -24,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
@@ -43,6 +50,9 @@ PUBLIC_UNDER_DASH = re.compile(r"^/-/(static/|static-plugins/|metadata(\.json)?$
 # segment are Datasette's own or a plugin's, not data).
 DATA_FORMAT = re.compile(r"^/(?:[^/.]+(?:/[^/.]+(?:/[^/]+?)?)?)?\.(?P<format>\w+)$")
 SEARCH_PARAM = re.compile(r"^(q|_search(_.+)?)$")
+MAX_PARAMS = 100
+MAX_FACETS = 10  # _facet, _facet_date and _facet_array together
+FACET_PARAM = re.compile(r"^_facet(_date|_array)?$")
 # Exceptions that a bad value in the query string raises inside Datasette.
 PARAMETER_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, sqlite3.Error,
                     QueryInterrupted)
@@ -72,6 +82,8 @@ def refusal(datasette, scope, routes: list[re.Pattern] = ()) -> tuple[int, str] 
     if scope["method"] not in METHODS:
         return 405, "Method not allowed: this site is read-only"
     path = scope["path"]
+    if "\\" in path or path.startswith("//"):
+        return 404, "Not found"
     if path.startswith("/-/") and not PUBLIC_UNDER_DASH.match(path):
         return 404, "Not found"
     m = DATA_FORMAT.match(path)
@@ -82,10 +94,33 @@ def refusal(datasette, scope, routes: list[re.Pattern] = ()) -> tuple[int, str] 
     query = scope.get("query_string", b"").decode("latin-1")
     if "%00" in query or "\x00" in query:
         return 400, "The query string contains a NUL character"
-    for key, value in parse_qsl(query, keep_blank_values=True):
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if len(pairs) > MAX_PARAMS:
+        return 400, f"Too many parameters: at most {MAX_PARAMS} in one request"
+    if len({(k, v) for k, v in pairs if FACET_PARAM.match(k)}) > MAX_FACETS:
+        return 400, f"Too many facets: at most {MAX_FACETS} in one request"
+    for key, value in pairs:
         if SEARCH_PARAM.match(key) and (problem := search_problem(value)):
             return 400, f"{key}: {problem}"
     return None
+
+
+def folded(scope):
+    """The request with Datasette's own parameters given twice alike counted once."""
+    query = scope.get("query_string", b"")
+    if b"_" not in query:
+        return scope
+    seen, kept, changed = set(), [], False
+    for part in query.split(b"&"):
+        key = unquote_to_bytes(part.split(b"=", 1)[0].replace(b"+", b" "))
+        if key.startswith(b"_"):
+            whole = (key, unquote_to_bytes(part.partition(b"=")[2].replace(b"+", b" ")))
+            if whole in seen:
+                changed = True
+                continue
+            seen.add(whole)
+        kept.append(part)
+    return dict(scope, query_string=b"&".join(kept)) if changed else scope
 
 
 async def send_error(datasette, scope, receive, send, status: int, message: str) -> None:
@@ -107,6 +142,7 @@ def asgi_wrapper(datasette):
                 refused = refusal(datasette, scope, routes)
                 if refused:
                     return await send_error(datasette, scope, receive, send, *refused)
+                scope = folded(scope)
             await app(scope, receive, send)
 
         return public_surface

@@ -25,6 +25,18 @@ the README's "What the dataset guarantees" lists what is denied and why.
   global lock) runs every thousand SQLite instructions of every query.
 - A result may hold at most MAX_RESULT_BYTES of text and blobs, so a query cannot fill
   memory with a thousand rows of maximal values.
+- What SQLite allocates is capped for the whole process (HEAP_LIMIT, `pragma
+  hard_heap_limit`; IMU_SQLITE_HEAP_MB overrides it), and temporary tables, sorts and window partitions stay in that memory
+  (`temp_store = memory`) instead of files: two one-second `json_group_array()` queries had
+  taken the server to 2.6 GB, two window functions had written 2.6 GB of temporary files.
+  A query past the cap fails with SQLite's out-of-memory error, which is made an SQL error
+  ("needs more memory than ..."), a 400 like any other.
+- `trim()`, `ltrim()` and `rtrim()` with a set of characters to strip compare every
+  character of the text with every one of the set, in one step of SQLite's machine, out of
+  the watchdog's reach (two 100 KB arguments ran 50 s): past TRIM_WORK comparisons they
+  are refused as too big.
+- `pragma_database_list` would tell anyone the server's path to the database file: denied
+  (Datasette's own `PRAGMA database_list` stays: a visitor's SQL must be a SELECT).
 - A Python function refusing its input (fold, escape_fts, printf) is an SQL error like
   any other; Datasette turns on sqlite3's callback tracebacks, which would print a
   traceback to the log for each such query, so they are turned off again.
@@ -32,6 +44,7 @@ the README's "What the dataset guarantees" lists what is denied and why.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sqlite3
 import threading
@@ -43,6 +56,17 @@ from datasette import hookimpl
 
 MAX_LENGTH = 100_000  # bytes in one string or blob; instr() and replace() are quadratic in it
 MAX_RESULT_BYTES = 16_000_000  # text and blobs in one query's rows
+# Bytes SQLite may hold at once, all connections of the process together; IMU_SQLITE_HEAP_MB
+# sets it in megabytes (0: no cap; the tests' own process, which keeps hundreds of servers'
+# connections alive, runs so, and starts its servers with the cap).
+HEAP_LIMIT = 200_000_000
+SOFT_HEAP_LIMIT = 64_000_000  # above it SQLite gives back what its caches hold first
+
+
+def heap_limit() -> int:
+    value = os.environ.get("IMU_SQLITE_HEAP_MB", "").strip()
+    return int(value) * 1_000_000 if value.isdigit() else HEAP_LIMIT
+TRIM_WORK = 10_000_000  # characters times set characters in one trim(); about 20 ms
 LIMITS = {
     sqlite3.SQLITE_LIMIT_LENGTH: MAX_LENGTH,
     sqlite3.SQLITE_LIMIT_SQL_LENGTH: MAX_LENGTH,
@@ -50,13 +74,15 @@ LIMITS = {
     sqlite3.SQLITE_LIMIT_COLUMN: 200,
     sqlite3.SQLITE_LIMIT_EXPR_DEPTH: 200,
     sqlite3.SQLITE_LIMIT_COMPOUND_SELECT: 100,
-    sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 1000,
+    # a page of max_returned_rows (1,000) rows and one more names up to 1,001 records in one
+    # foreign-key look-up; 1,000 gave "too many SQL variables" on `_size=max` at 2,000 events
+    sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 2500,
     sqlite3.SQLITE_LIMIT_ATTACHED: 0,
 }
 DENIED_FUNCTIONS = frozenset({
     "fts3_tokenizer", "load_extension", "sqlite_compileoption_get", "sqlite_compileoption_used",
 })
-DENIED_TABLES = frozenset({"sqlite_stmt"})
+DENIED_TABLES = frozenset({"sqlite_stmt", "pragma_database_list"})
 
 
 def authorize(action, arg1, arg2, database, source):
@@ -65,6 +91,30 @@ def authorize(action, arg1, arg2, database, source):
     if action == sqlite3.SQLITE_READ and arg1 and arg1.lower() in DENIED_TABLES:
         return sqlite3.SQLITE_DENY
     return sqlite3.SQLITE_OK
+
+
+# ---------------------------------------------------------------- trim with a set
+
+def _length(value) -> int:
+    return len(value) if isinstance(value, (str, bytes)) else len(str(value)) if value is not None else 0
+
+
+def bounded_trim(name: str):
+    """SQLite's trim(X, Y), ltrim or rtrim, refused past TRIM_WORK comparisons."""
+    def trim(text, chars):
+        if _length(text) * _length(chars) > TRIM_WORK:
+            raise OverflowError  # Python's sqlite3 reports it as SQLite's "string or blob too big"
+        return _builtin().execute(f"select {name}(?, ?)", (text, chars)).fetchone()[0]
+    return trim
+
+
+def _builtin() -> sqlite3.Connection:
+    """A private in-memory connection of this thread, with SQLite's own functions."""
+    conn = getattr(_private, "conn", None)
+    if conn is None:
+        conn = _private.conn = sqlite3.connect(":memory:")
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
+    return conn
 
 
 # ---------------------------------------------------------------- printf
@@ -110,12 +160,8 @@ def bounded_printf(fmt, *args):
         text = fmt.decode("utf-8", "replace") if isinstance(fmt, bytes) else fmt
         if repetitions(text, args) > MAX_LENGTH:
             raise OverflowError  # Python's sqlite3 reports it as SQLite's "string or blob too big"
-    conn = getattr(_private, "conn", None)
-    if conn is None:
-        conn = _private.conn = sqlite3.connect(":memory:")
-        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
     placeholders = ", ".join("?" * (len(args) + 1))
-    return conn.execute(f"select printf({placeholders})", (fmt, *args)).fetchone()[0]
+    return _builtin().execute(f"select printf({placeholders})", (fmt, *args)).fetchone()[0]
 
 
 # ---------------------------------------------------------------- result size
@@ -165,6 +211,10 @@ class Watchdog:
                 self.wake.notify()
         try:
             yield
+        except MemoryError:  # SQLite's out of memory: past HEAP_LIMIT
+            raise sqlite3.OperationalError(
+                f"query needs more memory than this site allows ({heap_limit() // 1_000_000} MB at once): "
+                "ask for fewer or smaller rows") from None
         finally:
             with self.wake:  # interrupt() is only called under this lock, while registered
                 self.deadlines.pop(key, None)
@@ -203,6 +253,11 @@ sqlite3.enable_callback_tracebacks(False)
 def prepare_connection(conn):
     for limit, value in LIMITS.items():
         conn.setlimit(limit, value)
+    conn.execute("pragma temp_store = memory")
+    conn.execute(f"pragma soft_heap_limit = {SOFT_HEAP_LIMIT}")
+    conn.execute(f"pragma hard_heap_limit = {heap_limit()}")
+    for name in ("trim", "ltrim", "rtrim"):
+        conn.create_function(name, 2, bounded_trim(name), deterministic=True)
     conn.create_function("printf", -1, bounded_printf, deterministic=True)
     conn.create_function("format", -1, bounded_printf, deterministic=True)
     conn.row_factory = bounded_row

@@ -62,7 +62,8 @@ def main(argv=None) -> int:
                                "-m", str(tmp / "metadata.yml"), "--plugins-dir", str(plugins),
                                "--template-dir", str(ROOT / "templates"), "--install", f"plugins/{wheel}",
                                "--static", f"dist:{tmp / 'dist'}",
-                               *settings()], cwd=tmp)
+                               # Fly serves HTTPS in front: links the site writes say https
+                               *settings(), "--setting", "force_https_urls", "1"], cwd=tmp)
     if done.returncode:
         return done.returncode
     print(f"deployed https://{args.app}.fly.dev/" if args.deploy else f"wrote {args.dir}")

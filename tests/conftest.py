@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -75,8 +76,19 @@ def make_datasette(db_path, metadata, settings, template_dir=ROOT / "templates")
 
 @pytest.fixture
 def ds(db_path, metadata, settings):
-    """Datasette serving the built database read-only, as `make serve` does."""
-    return make_datasette(db_path, metadata, settings)
+    """Datasette serving the built database read-only, as `make serve` does. Its SQL threads
+    end with the test: their connections would otherwise live on, and SQLite's heap limit
+    (plugins/sqlguard.py) is one for the whole process, as on the server."""
+    instance = make_datasette(db_path, metadata, settings)
+    yield instance
+    if instance.executor is not None:
+        instance.executor.shutdown(wait=False)
+
+
+# SQLite's heap cap (plugins/sqlguard.py) is one for a whole process: this one keeps the
+# connections of hundreds of in-process servers, so it runs without; the servers it starts
+# (datasette_server, the benchmarks) run with the cap, as `make serve` does.
+os.environ["IMU_SQLITE_HEAP_MB"] = "0"
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +143,8 @@ def datasette_server(db_path: Path, settings: dict, workdir: Path):
         proc = subprocess.Popen(
             [datasette, "serve", "-i", str(db_path), "--inspect-file", str(inspect_file),
              *SERVE_OPTIONS, "--host", "127.0.0.1", "--port", str(port), *setting_args],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if k != "IMU_SQLITE_HEAP_MB"})
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):

@@ -58,6 +58,9 @@ def test_fts3_tokenizer_cannot_leak_or_plant_a_pointer(ds, db_path):
     "select sqlite_compileoption_used('ENABLE_FTS3_TOKENIZER')",
     "select count(*) from sqlite_stmt",
     "select sql from sqlite_stmt",
+    "select file from pragma_database_list",
+    "select * from pragma_database_list()",
+    "select (select group_concat(file) from pragma_database_list) as where_the_file_is",
 ])
 def test_functions_and_tables_beyond_the_data_are_denied(ds, db_path, query):
     if "load_extension" not in query:
@@ -92,6 +95,86 @@ def test_oversized_values_are_refused_at_once(ds, query):
     r = sql(ds, query)
     assert r.status_code == 400 and "string or blob too big" in r.text, r.text[:300]
     assert time.perf_counter() - start < 0.5  # the control below ran for seconds
+
+
+LONG = "replace(hex(zeroblob({n})), '0', 'a')"  # 2n characters, built inside SQLite
+B = "replace(hex(zeroblob({n})), '0', 'b')"
+
+
+@pytest.mark.parametrize("name", ["trim", "ltrim", "rtrim"])
+def test_trim_with_a_long_set_is_refused_in_time(ds, db_path, name):
+    """trim(X, Y) compares each character of X with each of Y inside one step: two 98 KB
+    arguments are refused at once; the control, a plain connection, runs far longer."""
+    # every character of the text is in the set, found only at its end
+    query = f"select length({name}({LONG.format(n=49000)}, {B.format(n=48000)} || 'a'))"
+    start = time.perf_counter()
+    r = sql(ds, query)
+    assert r.status_code == 400 and "string or blob too big" in r.text, r.text[:300]
+    assert time.perf_counter() - start < 0.5
+    con = raw(db_path)
+    con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
+    start = time.perf_counter()  # the control: 98,000 characters against a set of 4,000
+    con.execute(f"select length({name}({LONG.format(n=49000)}, {B.format(n=2000)} || 'a'))").fetchall()
+    assert time.perf_counter() - start > 0.05, "already slow at a twenty-fourth of the refused work"
+    # and short sets, or short texts, work as SQLite's own
+    r = sql(ds, f"select {name}('xxaxx', 'x') as a, {name}('  a  ') as b, {name}(title, 'T') as c from events limit 1")
+    assert r.status_code == 200
+    expected = con.execute(f"select {name}('xxaxx', 'x'), {name}('  a  '), {name}(title, 'T') from events limit 1").fetchone()
+    assert tuple(r.json()[0].values()) == tuple(expected)
+
+
+@pytest.mark.parametrize("query", [
+    # a JSON aggregate grows past any length limit until it is returned
+    "with recursive r(i) as (select 1 union all select i + 1 from r where i < 300000) "
+    "select length(json_group_array(printf('%.*c', 5000, 'x'))) from r",
+    # a window sorts its partition in temporary storage
+    "with recursive r(i) as (select 1 union all select i + 1 from r where i < 3000000) "
+    "select count(*) from (select row_number() over (order by -i) as n, printf('%.*c', 1000, 'x') as pad "
+    "from r order by pad, n)",
+    # so does a plain sort
+    "with recursive r(i) as (select 1 union all select i + 1 from r where i < 3000000) "
+    "select count(*) from (select printf('%.*c', 2000, 'x') || i as pad from r order by pad desc)",
+])
+def test_memory_and_temporary_storage_are_bounded(live_server, query):
+    """What SQLite holds is capped for the server's process, temporary storage included: a
+    query past it is an SQL error saying so (or the time limit, whichever comes first), never
+    a server gigabytes larger or temporary files on disk."""
+    import httpx
+
+    pid = server_pid(live_server)
+    before = temp_bytes()
+    r = httpx.get(live_server + "/imu.json", params={"sql": query, "_shape": "array"}, timeout=30)
+    assert r.status_code == 400, r.text[:300]
+    assert re.search("needs more memory than this site allows|too long", r.json()["error"]), r.json()["error"]
+    assert resident_mb(pid) < 400  # its peak: the issue's bound for the whole hostile mix
+    assert temp_bytes() <= before
+
+
+def server_pid(url: str) -> int:
+    """The `datasette serve` process started with the server's port."""
+    from pathlib import Path
+
+    port = url.rsplit(":", 1)[1]
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in args and b"--port" in args and args[args.index(b"--port") + 1] == port.encode():
+            return int(proc.name)
+    raise AssertionError(f"no server on port {port}")
+
+
+def resident_mb(pid: int) -> float:
+    status = open(f"/proc/{pid}/status").read()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status)[1]) / 1000  # its peak, not just now
+
+
+def temp_bytes() -> int:
+    import tempfile
+    from pathlib import Path
+
+    return sum(f.stat().st_size for f in Path(tempfile.gettempdir()).glob("etilqs_*") if f.is_file())
 
 
 def test_printf_control_runs_inside_one_step(db_path):
@@ -262,3 +345,42 @@ def test_the_tokenizer_crash_cannot_be_planted_in_the_running_server(live_server
         for _ in range(6):  # on every SQL thread
             r = client.get("/imu.json", params={"sql": use, "_shape": "array"})
             assert r.json() == [{"token": "namangan"}, {"token": "x"}]
+
+
+# ---------------------------------------------------------------- the URL and its headers
+
+@pytest.mark.parametrize("path", ["/\\evil.example/", "//evil.example/", "/%5Cevil.example/", "/%5C%5Cevil.example",
+                                  "/imu/\\evil.example/", "/%2F%2Fevil.example/"])
+def test_no_path_redirects_off_the_site(live_server, path):
+    """A path a browser would read as another site's address is no page here: 404, never a
+    redirect (Datasette turned `/\\evil.example/` into a Location of `/\\evil.example`)."""
+    import httpx
+
+    r = httpx.get(live_server + path, follow_redirects=False)
+    assert r.status_code == 404 and "location" not in r.headers, (path, r.status_code, r.headers.get("location"))
+
+
+def test_datasettes_own_parameters_repeated_count_once(ds):
+    """`_facet=title` fifty times is one facet; more than ten facets, or more than a hundred
+    parameters, is a clear 400, not gigabytes of facets."""
+    one = asyncio.run(ds.client.get("/imu/events.json?_facet=title&_size=1")).json()
+    many = asyncio.run(ds.client.get("/imu/events.json?" + "&".join(["_facet=title"] * 50) + "&_size=1"))
+    assert many.status_code == 200
+    assert many.json()["facet_results"] == one["facet_results"]
+    eleven = asyncio.run(ds.client.get("/imu/events.json?" + "&".join(f"_facet=c{i}" for i in range(11))))
+    assert eleven.status_code == 400 and "Too many facets" in eleven.json()["error"]
+    dates = asyncio.run(ds.client.get("/imu/events?" + "&".join(f"_facet_date=date_start&_facet=c{i}" for i in range(6))))
+    assert dates.status_code == 400
+    crowd = asyncio.run(ds.client.get("/imu/events.json?" + "&".join(f"country=X{i}" for i in range(101))))
+    assert crowd.status_code == 400 and "Too many parameters" in crowd.json()["error"]
+    # a filter's own repeats are the visitor's business: left alone
+    assert asyncio.run(ds.client.get("/imu/events.json?country=TJ&country=TJ")).status_code == 200
+
+
+def test_a_visitors_forwarded_scheme_never_reaches_the_links(ds):
+    """robots.txt and the sitemaps name the site as the server sees it; X-Forwarded-Proto
+    counts only from the proxy in front (uvicorn's forwarded_allow_ips; nginx sets it)."""
+    forged = asyncio.run(ds.client.get("/robots.txt", headers={"X-Forwarded-Proto": "javascript"})).text
+    assert "javascript:" not in forged and "Sitemap: http://localhost/sitemap.xml" in forged
+    index = asyncio.run(ds.client.get("/sitemap.xml", headers={"X-Forwarded-Proto": "gopher"})).text
+    assert "gopher" not in index and "http://localhost/sitemap-pages.xml" in index

@@ -212,8 +212,8 @@ def test_lighthouse_tile_stand_in_serves_sharp_blank_tiles(monkeypatch):
 
     import lighthouse
 
-    monkeypatch.delenv("IMU_TILE_URL", raising=False)
-    monkeypatch.delenv("IMU_TILE_ATTRIBUTION", raising=False)
+    for name in ("IMU_TILE_URL", "IMU_TILE_ATTRIBUTION"):  # put back as they were after the test
+        monkeypatch.setenv(name, "")
     server = lighthouse.tile_stand_in()
     try:
         import os
@@ -234,3 +234,25 @@ def test_lighthouse_tile_stand_in_serves_sharp_blank_tiles(monkeypatch):
     assert (width, height) == (512, 512)
     length = struct.unpack(">I", png[33:37])[0]
     assert set(zlib.decompress(png[41:41 + length])) == {0, 255}  # filter bytes and white
+
+
+def test_every_table_answers_size_max_with_more_records_than_a_page(tmp_path, metadata, settings):
+    """`_size=max` (1,000 rows and one more) on every table of 1,200 generated events: each row
+    names its records through one foreign-key look-up per column, up to 1,001 of them."""
+    import asyncio
+
+    from conftest import make_datasette
+
+    seeds = tmp_path / "seeds"
+    generate.generate(1200, seeds, per_file=400)
+    db = tmp_path / "imu.db"
+    build_db.build(seeds, db, docs=generate.docs_folder(seeds))
+    ds = make_datasette(db, metadata, settings)
+    with sqlite3.connect(db) as con:
+        assert con.execute("select count(distinct event_id) from event_groups").fetchone()[0] > 1001
+        tables = [t for (t,) in con.execute("select name from sqlite_master where type = 'table' "
+                                            "and name not like '%fts%' and name not like 'sqlite%'")]
+    for table in tables:
+        for suffix in ("", ".json"):
+            r = asyncio.run(ds.client.get(f"/imu/{table}{suffix}?_size=max"))
+            assert r.status_code == 200, (table, suffix, r.text[:300])

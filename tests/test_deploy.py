@@ -31,8 +31,10 @@ def fetch(url: str) -> bytes:
 
 
 def normalised(body: bytes, base: str) -> str:
-    """A page as served at any address, whatever its queries took, its links unhashed."""
-    text = re.sub(r"Queries took [\d.]+ ?ms", "", body.decode("utf-8")).replace(base, "BASE")
+    """A page as served at any address, whatever its queries took, its links unhashed. The
+    deploy writes its own address with https (behind Fly's HTTPS), as a test serves it over http."""
+    text = re.sub(r"Queries took [\d.]+ ?ms", "", body.decode("utf-8"))
+    text = text.replace(base.replace("http://", "https://", 1), "BASE").replace(base, "BASE")
     return re.sub(r"/imu-[0-9a-f]{7}(?=[/.\"?])", "/imu", text)
 
 
@@ -87,6 +89,15 @@ def test_the_deploy_folder_carries_what_the_site_needs(deployed):
     with sqlite3.connect(folder / "imu.db") as con:
         info = dict(con.execute("select key, value from dataset_info"))
     assert info["version"] == dataset.version() and info["records_date"]
+
+
+def test_the_deployed_site_writes_https_links_and_ignores_a_visitors_forwarded_scheme(deployed):
+    """Behind Fly's HTTPS the deploy's absolute links say https, whatever a visitor's own
+    X-Forwarded-Proto says."""
+    url, _ = deployed
+    forged = urllib.request.Request(url + "/robots.txt", headers={"X-Forwarded-Proto": "javascript"})
+    with urllib.request.urlopen(forged, timeout=30) as r:
+        assert "Sitemap: " + url.replace("http://", "https://", 1) + "/sitemap.xml" in r.read().decode()
 
 
 def test_the_deployed_site_has_content_hashed_urls(deployed, db_path):
