@@ -305,8 +305,12 @@ def check_place(row, item, where, label, errors):
 def check_file(data: bytes, label: str) -> FileResult:
     """Parse and validate one seed file's bytes on their own (runs in a worker process)."""
     result = FileResult()
-    doc, result.errors, with_duplicates = read_seed(data, label)
-    check_doc(doc, label, result)
+    try:
+        doc, result.errors, with_duplicates = read_seed(data, label)
+        check_doc(doc, label, result)
+    except MemoryError:
+        return FileResult(errors=[f"{label}:1: out of memory reading this file: it holds more than "
+                                  "this machine can parse (split it, or look for a runaway list)"])
     for mapping in with_duplicates:  # those outside any record: in a value, an unused anchor
         result.errors.extend(duplicate_errors(mapping, label, ""))
     return result
@@ -1047,6 +1051,9 @@ def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True,
     return {table: counts[table] for table in TABLE_ORDER}
 
 
+SHOWN_ERRORS = 200  # a flood of errors: the first ones and how many more
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Validate seeds/*.yml and build imu.db.")
     ap.add_argument("--seeds", default="seeds", type=Path, help="folder of *.yml records (default: seeds)")
@@ -1076,9 +1083,15 @@ def main(argv: list[str] | None = None) -> int:
         with terminate_on_sigterm():
             counts = build(args.seeds, args.out, args.jobs, cache=not args.no_cache, docs=args.docs)
     except BuildError as exc:
-        for line in exc.errors:
+        for line in exc.errors[:SHOWN_ERRORS]:
             print(line, file=sys.stderr)
-        print(f"{len(exc.errors)} error(s); {args.out} was not changed", file=sys.stderr)
+        if len(exc.errors) > SHOWN_ERRORS:
+            print(f"... and {len(exc.errors) - SHOWN_ERRORS:,} more, not shown: mend the first ones and "
+                  "build again", file=sys.stderr)
+        print(f"{len(exc.errors):,} error(s); {args.out} was not changed", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"{args.seeds}: out of memory while building; {args.out} was not changed", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, Terminated) as exc:
         print(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}; {args.out} was not changed",

@@ -29,8 +29,9 @@ def seed_files(seeds: Path) -> tuple[list[Path], list[str]]:
     except OSError as exc:
         return [], [f"{seeds}: cannot list the seeds folder: {exc.strerror or exc}"]
     errors, paths = [], []
+    folder = seeds.resolve()
     for path in entries:
-        problem = not_a_seed_file(path)
+        problem = outside(path, folder) or not_a_seed_file(path)
         if problem:
             errors.append(f"{path}: {problem}")
         else:
@@ -38,6 +39,20 @@ def seed_files(seeds: Path) -> tuple[list[Path], list[str]]:
     if not paths and not errors:
         errors.append(f"{seeds}: no *.yml seed files found")
     return paths, errors
+
+
+def outside(path: Path, folder: Path) -> str | None:
+    """A link to a file outside the seeds folder: refused unread, so that no file elsewhere
+    (a key, a password file) reaches the build's errors or the terminal."""
+    if not path.is_symlink():
+        return None
+    try:
+        target = path.resolve(strict=False)
+    except (OSError, RuntimeError):
+        return None  # a loop: not_a_seed_file says so
+    if target.parent != folder and folder not in target.parents:
+        return "is a link to a file outside the seeds folder; not read (copy the file into it)"
+    return None
 
 
 def not_a_seed_file(path: Path) -> str | None:

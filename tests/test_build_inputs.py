@@ -49,6 +49,60 @@ def one_problem(result, expected: str) -> None:
     assert lines[1:] in ([], ["1 error(s); imu.db was not changed"]), result.stderr
 
 
+def test_a_link_out_of_the_seeds_folder_is_refused_unread(tmp_path):
+    """A seed that is a link to a file elsewhere is refused without being read: nothing of
+    that file reaches the errors. A link to another file in the folder is a seed like any."""
+    seeds = small_seeds(tmp_path)
+    secret = tmp_path / "secret.yml"
+    secret.write_text("events:\n  - id: TOP-SECRET-PASSWORD-42\n")
+    (seeds / "elsewhere.yml").symlink_to(secret)
+    (seeds / "up.yml").symlink_to("../secret.yml")
+    for flags in ([], ["--no-cache"]):
+        result = run(["--seeds", "seeds", "--out", "imu.db", "--docs", "docs", *flags], tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert "TOP-SECRET" not in result.stderr + result.stdout
+        for name in ("elsewhere", "up"):
+            assert f"seeds/{name}.yml: is a link to a file outside the seeds folder; not read" in result.stderr
+    assert not (tmp_path / "imu.db").exists()
+    (seeds / "elsewhere.yml").unlink()
+    (seeds / "up.yml").unlink()
+    (seeds / "events.yml").rename(seeds / ".events-real.yml")  # hidden: not a seed of its own
+    (seeds / "events.yml").symlink_to(".events-real.yml")  # a link within the folder: read
+    result = run(["--seeds", "seeds", "--out", "imu.db", "--docs", "docs"], tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_flood_of_errors_prints_the_first_ones_and_a_count(tmp_path):
+    """5,000 bad records: the first 200 errors, then how many more, then the total."""
+    seeds = small_seeds(tmp_path)
+    (seeds / "flood.yml").write_text("people:\n" + "".join(f"  - id: p{i}\n    name: 7\n    bogus: 1\n" for i in range(5000)))
+    result = run(["--seeds", "seeds", "--out", "imu.db", "--docs", "docs"], tmp_path)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(lines) <= 203, len(lines)
+    total = int(lines[-1].split(" error(s)")[0].replace(",", ""))
+    assert total >= 5000
+    assert lines[-2] == f"... and {total - 200:,} more, not shown: mend the first ones and build again"
+    assert all(line.startswith("seeds/flood.yml:") for line in lines[:200] if not line.startswith("note: "))
+
+
+def test_running_out_of_memory_on_a_seed_is_a_file_message(tmp_path):
+    """A seed of four million list items, parsed under a 900 MB address-space limit: one
+    `file:line: message` line and exit 1, never a MemoryError traceback."""
+    import resource
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "big.yml").write_text("events:\n" + "- x\n" * 4_000_000)
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (900_000_000, 900_000_000))
+
+    result = run(["--seeds", "seeds", "--out", "imu.db", "--no-cache"], tmp_path, preexec_fn=cap)
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "MemoryError" not in result.stderr
+    assert "seeds/big.yml:1: out of memory reading this file" in result.stderr, result.stderr[-500:]
+
+
 # ---------------------------------------------------------------- --out never destroys an input
 
 @pytest.mark.parametrize("out, problem", [
@@ -87,8 +141,8 @@ def test_a_seed_entry_that_cannot_be_read_is_one_line(tmp_path, case):
         "folder": "is a folder, not a seed file",
         "fifo": "is a FIFO, not a seed file",
         # a file that stats as regular and readable, and fails when read (even as root,
-        # which permissions do not stop)
-        "unreadable": "cannot read: Input/output error",
+        # which permissions do not stop): outside the folder, it is not even tried
+        "unreadable": "is a link to a file outside the seeds folder; not read (copy the file into it)",
     }[case]
     if case == "symlink loop":
         bad.symlink_to("bad.yml")
