@@ -13,6 +13,9 @@ Before Datasette sees a request (asgi_wrapper):
 - a path with a backslash, or starting with two slashes, is no page here (404): Datasette
   would redirect `/\\evil.example/` to `/\\evil.example`, which browsers read as
   `//evil.example`, another site;
+- a parameter name that percent-encodes a plain letter, digit or `_.-~` (`%73ql=` for
+  `sql=`) is refused (400): no browser or client writes one, and the proxy's limits, which
+  read names as written, would not see it for what Datasette reads it as;
 - Datasette's own parameters (`_facet`, `_sort`, `_size`...) given twice with the same value
   count once, and a query string holds at most MAX_PARAMS parameters and MAX_FACETS facets
   (400): 300 copies of `_facet=title` in a 4 KB URL made 38 MB of JSON, and a 13 KB one took
@@ -53,6 +56,8 @@ SEARCH_PARAM = re.compile(r"^(q|_search(_.+)?)$")
 MAX_PARAMS = 100
 MAX_FACETS = 10  # _facet, _facet_date and _facet_array together
 FACET_PARAM = re.compile(r"^_facet(_date|_array)?$")
+# %-encoding of an unreserved ASCII character (RFC 3986: letters, digits, - . _ ~)
+NEEDLESS_ESCAPE = re.compile(r"%(?:[46][1-9a-f]|[57][0-9a]|3[0-9]|2d|2e|5f|7e)", re.I)
 # Exceptions that a bad value in the query string raises inside Datasette.
 PARAMETER_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, sqlite3.Error,
                     QueryInterrupted)
@@ -94,6 +99,9 @@ def refusal(datasette, scope, routes: list[re.Pattern] = ()) -> tuple[int, str] 
     query = scope.get("query_string", b"").decode("latin-1")
     if "%00" in query or "\x00" in query:
         return 400, "The query string contains a NUL character"
+    for part in query.split("&"):
+        if NEEDLESS_ESCAPE.search(part.split("=", 1)[0]):
+            return 400, "A parameter name is written with %-escapes for plain letters: write it plainly"
     pairs = parse_qsl(query, keep_blank_values=True)
     if len(pairs) > MAX_PARAMS:
         return 400, f"Too many parameters: at most {MAX_PARAMS} in one request"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 import time
 import urllib.error
@@ -159,3 +160,55 @@ def test_a_short_load_run_through_the_proxy_has_no_errors(prod, db_path, metadat
                            600, 1, load.PLANS["cacheable"])
     figures = load.run_processes(url, plan, concurrency=40, processes=2)
     assert figures["requests"] == 600 and figures["errors"] == []
+
+
+def test_long_and_odd_requests_get_a_clear_answer_never_a_502(prod):
+    """A long parameter (Datasette's Link header repeats the URL) is answered; a request line
+    past 8 KB is a 414; a request without a Host a 400; a parameter name with needless
+    %-escapes (`%73ql=`, which the SQL rate limit would not see as `sql=`) a 400."""
+    url, _, _ = prod
+    assert get(f"{url}/imu/timeline?group=" + "x" * 2500)[0] == 200
+    status, _, body = get(f"{url}/imu/events.json?title__contains=" + "a" * 4400)
+    assert status == 400 and b"pattern too complex" in body  # SQLite's LIKE limit, said
+    assert get(f"{url}/imu/events?x=" + "a" * 9000)[0] == 414
+    assert [get(f"{url}/imu.json?%73ql=select+{i}")[0] for i in range(3)] == [400] * 3
+    host, port = url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 400")
+
+
+def closed(s: socket.socket) -> bool:
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:  # reset_timedout_connection
+        return True
+
+
+def test_thousands_of_half_open_connections_from_one_address_leave_others_served(prod):
+    """Slowloris from 127.0.0.2: 10,000 connections that never finish their request. Every
+    other address is still served, and nginx drops them within its header timeout."""
+    import resource
+    import time
+
+    url, _, _ = prod
+    host, port = url.split("//")[1].split(":")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 12_000)), hard))
+    held = []
+    try:
+        for _ in range(10_000):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            s.connect((host, int(port)))
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+            held.append(s)
+        started = time.monotonic()
+        assert get(f"{url}/imu/groups?_n=slowloris")[0] == 200
+        assert time.monotonic() - started < 2
+        time.sleep(6)  # client_header_timeout 5s: nginx has closed them
+        assert all(closed(s) for s in held[:100])
+    finally:
+        for s in held:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
