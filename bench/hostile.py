@@ -5,12 +5,16 @@ visitor reads cheap pages. Prints how the cheap pages fared and the server's mem
     .venv/bin/python bench/hostile.py --clients 6 --seconds 5
 
 Each hostile client has its own 127.0.0.x address and loops over HOSTILE: runaway and
-in-step SQL (huge printf, randomblob, quadratic instr, thousands of FTS prefix terms,
-big results, sorts), over-long search text, a slow `_where` on a streamed CSV and the
-denied functions. The visitor asks for CHEAP pages one after another. The server is
-`datasette serve` as `make serve` runs it; its RSS is sampled every 50 ms.
+in-step SQL (huge printf, randomblob, quadratic instr, trim with a long set, thousands of
+FTS prefix terms, big results, sorts, JSON aggregates and windows that grow in memory or
+temporary storage), over-long search text, a slow `_where` on a streamed CSV, the denied
+functions and tables, Datasette's own surface (repeated and excess facets, date facets, a
+sort by a binary column) and URL tricks (a backslash path, `%73ql=`). The visitor asks for
+CHEAP pages one after another. The server is `datasette serve` as `make serve` runs it;
+its RSS and SQLite's temporary files are sampled every 50 ms, and every hostile request's
+wall time is kept.
 Exit status 1 if a cheap page failed, any request got a 5xx other than 503, or
---max-p95 / --max-rss-mb were given and exceeded.
+--max-p95 / --max-rss-mb / --max-temp-mb / --max-wall were given and exceeded.
 """
 from __future__ import annotations
 
@@ -47,6 +51,19 @@ HOSTILE = [
     sql(COUNT.format(limit=" where i < 3000000") + "select i from n order by random() limit 1"),
     sql("select fold(printf('%.*c', 9999, 'x')) from events, events"),
     sql("select hex(fts3_tokenizer('simple'))"),
+    sql("select length(ltrim(replace(hex(zeroblob(49000)), '0', 'a'), "
+        "replace(hex(zeroblob(48000)), '0', 'b') || 'a'))"),
+    sql(COUNT.format(limit=" where i < 300000") + "select length(json_group_array(printf('%.*c', 5000, 'x'))) from n"),
+    sql(COUNT.format(limit=" where i < 3000000") + "select count(*) from (select row_number() over "
+        "(order by -i) as r, printf('%.*c', 1000, 'x') as pad from n order by pad, r)"),
+    sql("select file from pragma_database_list"),
+    "/imu/events.json?" + "&".join(["_facet=title"] * 90),
+    "/imu/events?" + "&".join(f"_facet=c{i}" for i in range(11)),
+    "/imu/events.json?" + "&".join(["_facet_date=date_start", "_facet=title", "_facet=place",
+                                    "_facet=description", "_facet=date_text"]),
+    "/imu/aliases_fts_docsize.json?_sort=sz",
+    "/\\evil.example/",
+    "/imu.json?%73ql=select+1",
     "/imu/search.json?" + urlencode({"q": "a* " * 3000}),
     "/imu/events.csv?_stream=on&" + urlencode({"_where": COUNT.format(limit="")
                                                + "select count(*) from n where i < 0) = 0"}).replace(
@@ -68,6 +85,27 @@ def server_pid(port: int) -> int | None:
     return None
 
 
+def temp_mb() -> float:
+    """SQLite's temporary files (etilqs_*) in the temporary folder, open or not."""
+    import tempfile
+
+    total = 0
+    for f in Path(tempfile.gettempdir()).glob("etilqs_*"):
+        with contextlib.suppress(OSError):
+            total += f.stat().st_size
+    return total / 1e6
+
+
+def open_temp_mb(pid: int) -> float:
+    """Deleted-but-open temporary files of the server (SQLite unlinks them at once)."""
+    total = 0
+    for fd in Path(f"/proc/{pid}/fd").glob("*"):
+        with contextlib.suppress(OSError):
+            if "etilqs_" in str(fd.readlink()):
+                total += fd.stat().st_size
+    return total / 1e6
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -84,19 +122,21 @@ async def run(base_url: str, clients: int, seconds: float) -> dict:
     pid = server_pid(port)
     stop = time.monotonic() + seconds
     statuses: dict[int | str, int] = {}
-    cheap_ms, cheap_failures, rss = [], [], []
+    cheap_ms, cheap_failures, rss, temp, hostile_s = [], [], [], [], []
 
     async def hostile(i: int):
         transport = httpx.AsyncHTTPTransport(local_address=f"127.0.0.{10 + i}")
         async with httpx.AsyncClient(base_url=base_url, transport=transport, timeout=60) as client:
             n = i
             while time.monotonic() < stop:
+                start = time.perf_counter()
                 try:
                     r = await client.get(HOSTILE[n % len(HOSTILE)])
                     await r.aread()
                     key = r.status_code
                 except httpx.HTTPError as exc:
                     key = type(exc).__name__
+                hostile_s.append((time.perf_counter() - start, HOSTILE[n % len(HOSTILE)]))
                 statuses[key] = statuses.get(key, 0) + 1
                 n += 1
 
@@ -121,6 +161,7 @@ async def run(base_url: str, clients: int, seconds: float) -> dict:
         while time.monotonic() < stop:
             if pid:
                 rss.append(rss_mb(pid))
+                temp.append(temp_mb() + open_temp_mb(pid))
             await asyncio.sleep(0.05)
 
     baseline = rss_mb(pid) if pid else 0.0
@@ -129,6 +170,7 @@ async def run(base_url: str, clients: int, seconds: float) -> dict:
             "cheap": {"requests": len(cheap_ms), "p50": percentile(cheap_ms, 50),
                       "p95": percentile(cheap_ms, 95), "max": max(cheap_ms)},
             "cheap_failures": cheap_failures, "rss_mb": {"start": baseline, "peak": max(rss, default=0.0)},
+            "temp_mb_peak": max(temp, default=0.0), "slowest": max(hostile_s, default=(0.0, "")),
             "server_alive": pid is not None and Path(f"/proc/{pid}").exists()}
 
 
@@ -140,11 +182,14 @@ def report(f: dict) -> str:
         f"cheap pages: {c['requests']} requests, p50 {c['p50']:.0f} ms, p95 {c['p95']:.0f} ms, "
         f"max {c['max']:.0f} ms, failures {len(f['cheap_failures'])}",
         f"server RSS: {f['rss_mb']['start']:.0f} MB at the start, {f['rss_mb']['peak']:.0f} MB at the peak; "
+        f"SQLite temporary files at the peak: {f['temp_mb_peak']:.1f} MB; "
         f"server {'alive' if f['server_alive'] else 'GONE'} at the end",
+        f"slowest hostile request: {f['slowest'][0]:.2f} s ({f['slowest'][1][:80]})",
     ])
 
 
-def failed(f: dict, max_p95: float | None = None, max_rss: float | None = None) -> list[str]:
+def failed(f: dict, max_p95: float | None = None, max_rss: float | None = None,
+           max_temp: float | None = None, max_wall: float | None = None) -> list[str]:
     problems = [f"cheap page failed: {x}" for x in f["cheap_failures"]]
     problems += [f"hostile request got {k}" for k in f["hostile"]
                  if not isinstance(k, int) or (k >= 500 and k != 503)]
@@ -154,6 +199,10 @@ def failed(f: dict, max_p95: float | None = None, max_rss: float | None = None) 
         problems.append(f"cheap p95 {f['cheap']['p95']:.0f} ms > {max_p95:.0f} ms")
     if max_rss is not None and f["rss_mb"]["peak"] > max_rss:
         problems.append(f"peak RSS {f['rss_mb']['peak']:.0f} MB > {max_rss:.0f} MB")
+    if max_temp is not None and f["temp_mb_peak"] > max_temp:
+        problems.append(f"temporary files {f['temp_mb_peak']:.0f} MB > {max_temp:.0f} MB")
+    if max_wall is not None and f["slowest"][0] > max_wall:
+        problems.append(f"a hostile request ran {f['slowest'][0]:.1f} s > {max_wall:.1f} s: {f['slowest'][1][:80]}")
     return problems
 
 
@@ -165,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--url", help="a server already running (RSS is read if it runs on this machine)")
     ap.add_argument("--max-p95", type=float, help="fail if cheap pages' p95 exceeds this (ms)")
     ap.add_argument("--max-rss-mb", type=float, help="fail if the server's RSS exceeds this")
+    ap.add_argument("--max-temp-mb", type=float, help="fail if SQLite's temporary files exceed this")
+    ap.add_argument("--max-wall", type=float, help="fail if a hostile request runs longer (seconds)")
     args = ap.parse_args(argv)
     if not args.db.exists():
         sys.path.insert(0, str(ROOT))
@@ -174,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     with (contextlib.nullcontext(args.url) if args.url else served(args.db)) as url:
         figures = asyncio.run(run(url, args.clients, args.seconds))
     print(report(figures))
-    problems = failed(figures, args.max_p95, args.max_rss_mb)
+    problems = failed(figures, args.max_p95, args.max_rss_mb, args.max_temp_mb, args.max_wall)
     for p in problems:
         print(f"FAIL: {p}")
     return 1 if problems else 0

@@ -6,8 +6,11 @@ queries, each stopped at the time limit, kept all of them busy, and a cheap page
 the visitor's own (`sql=` or `_where=`) runs its queries on a second pool of
 OPEN_THREADS threads; pages, records, canned queries and the JSON API keep the
 `num_sql_threads` pool to themselves. At most OPEN_REQUESTS such requests are admitted
-at once; the next gets HTTP 503 with Retry-After, at once, rather than a long wait.
-Per-client limits belong to the reverse proxy in front.
+at once, as many as there are threads, so none waits for one; the next gets HTTP 503 with
+Retry-After, at once, rather than a long wait. All the queries of such a request share
+one deadline, REQUEST_SECONDS after it arrived (plugins/sqlguard.py stops each query by
+then): a `_where` on a streamed CSV had run 11 s, query after query, each within the time
+limit. Per-client limits belong to the reverse proxy in front.
 
 The site's own counts and schema look-ups are remembered. The events table's four facets
 each count 100,000 rows (10-14 ms apiece, one after another), half of the page's time at
@@ -25,13 +28,17 @@ import collections
 import concurrent.futures
 import contextvars
 import re
+import time
 import traceback
 from urllib.parse import parse_qsl
 
+import datasette.database
 from datasette import hookimpl
 
 OPEN_THREADS = 2
-OPEN_REQUESTS = 8
+OPEN_REQUESTS = OPEN_THREADS
+REQUEST_SECONDS = 1.5
+DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("sql_deadline", default=None)
 OPEN_PARAMS = frozenset({"sql", "_where"})
 OPEN_SQL: contextvars.ContextVar[bool] = contextvars.ContextVar("open_sql", default=False)
 COUNT_MEMO = 2048
@@ -54,20 +61,26 @@ class Lanes(concurrent.futures.Executor):
         self.open = concurrent.futures.ThreadPoolExecutor(open_threads, thread_name_prefix="open-sql")
 
     def submit(self, fn, /, *args, **kwargs):
-        return (self.open if OPEN_SQL.get() else self.main).submit(in_sql_thread, fn, *args, **kwargs)
+        if OPEN_SQL.get():
+            return self.open.submit(in_sql_thread, DEADLINE.get(), fn, *args, **kwargs)
+        return self.main.submit(in_sql_thread, None, fn, *args, **kwargs)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         for pool in (self.main, self.open):
             pool.shutdown(wait, cancel_futures=cancel_futures)
 
 
-def in_sql_thread(fn, /, *args, **kwargs):
-    """Run fn; if it fails, free its frames' locals here, in the SQL thread.
+def in_sql_thread(deadline, fn, /, *args, **kwargs):
+    """Run fn under the request's deadline (None: the time limit alone); if it fails, free its
+    frames' locals here, in the SQL thread.
 
     A failed query's exception carries Datasette's frames, and with them its cursor, to
     the event loop. Freed there, the cursor resets its statement, which waits for the
     connection's lock, held by whatever query that thread runs next: the whole site then
     stopped for up to the time limit each time a runaway query failed."""
+    request = getattr(datasette.database.sqlite_timelimit, "request", None)
+    if request is not None:
+        request.deadline = deadline
     try:
         return fn(*args, **kwargs)
     except BaseException as exc:
@@ -77,6 +90,9 @@ def in_sql_thread(fn, /, *args, **kwargs):
             traceback.clear_frames(exc.__traceback__)
             exc = exc.__cause__ or exc.__context__
         raise
+    finally:
+        if request is not None:
+            request.deadline = None
 
 
 def remember_counts(db):
@@ -135,9 +151,11 @@ def asgi_wrapper(datasette):
                 return
             in_flight += 1
             token = OPEN_SQL.set(True)
+            deadline = DEADLINE.set(time.monotonic() + REQUEST_SECONDS)
             try:
                 await app(scope, receive, send)
             finally:
+                DEADLINE.reset(deadline)
                 OPEN_SQL.reset(token)
                 in_flight -= 1
 

@@ -59,7 +59,7 @@ MAX_RESULT_BYTES = 16_000_000  # text and blobs in one query's rows
 # Bytes SQLite may hold at once, all connections of the process together; IMU_SQLITE_HEAP_MB
 # sets it in megabytes (0: no cap; the tests' own process, which keeps hundreds of servers'
 # connections alive, runs so, and starts its servers with the cap).
-HEAP_LIMIT = 200_000_000
+HEAP_LIMIT = 150_000_000
 SOFT_HEAP_LIMIT = 64_000_000  # above it SQLite gives back what its caches hold first
 
 
@@ -190,6 +190,13 @@ def bounded_row(cursor, row):
 
 # ---------------------------------------------------------------- time limit
 
+# The deadline of the request a SQL thread is working for, if it has one (plugins/lanes.py
+# sets it for requests carrying the visitor's own SQL): every query of that request stops
+# by then, so that a page of many queries (a `_where` table with its count, facets and a
+# streamed CSV) cannot run for many times the time limit.
+REQUEST = threading.local()
+
+
 class Watchdog:
     """One thread that interrupts each connection whose query outlives its deadline."""
 
@@ -200,6 +207,11 @@ class Watchdog:
 
     @contextlib.contextmanager
     def guard(self, conn: sqlite3.Connection, seconds: float):
+        request_deadline = getattr(REQUEST, "deadline", None)
+        if request_deadline is not None:
+            seconds = min(seconds, request_deadline - time.monotonic())
+            if seconds <= 0:
+                raise sqlite3.OperationalError("interrupted")  # Datasette: "SQL query took too long"
         key, deadline = id(conn), time.monotonic() + seconds
         with self.wake:
             earliest = min((d for d, _ in self.deadlines.values()), default=None)
@@ -242,6 +254,7 @@ def patch_timelimit() -> None:
         return watchdog.guard(conn, ms / 1000)
 
     sqlite_timelimit.watchdog = watchdog
+    sqlite_timelimit.request = REQUEST  # where plugins/lanes.py puts a request's deadline
     datasette.database.sqlite_timelimit = sqlite_timelimit
 
 

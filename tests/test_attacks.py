@@ -279,7 +279,8 @@ def test_visitor_sql_runs_on_its_own_threads(metadata, settings, db_path):
 
     cheap, hostile = asyncio.run(scenario())
     assert cheap.status_code == 200 and len(cheap.json()) > 0
-    assert done[0] == "cheap", done
+    ran = [f"runaway {i}" for i, r in enumerate(hostile) if r.status_code == 400]
+    assert ran and all(done.index("cheap") < done.index(name) for name in ran), done  # the rest: 503 at once
     assert {r.status_code for r in hostile} <= {400, 503}
     assert any(r.status_code == 400 and "too long" in r.text for r in hostile)
 
@@ -293,7 +294,7 @@ def test_too_many_sql_requests_at_once_are_told_to_retry(metadata, settings, db_
 
     responses = asyncio.run(flood())
     busy = [r for r in responses if r.status_code == 503]
-    assert 1 <= len(busy) <= 12 - 8  # lanes.OPEN_REQUESTS are admitted
+    assert 1 <= len(busy) <= 12 - load_plugin("lanes").OPEN_REQUESTS  # those are admitted
     assert all(r.headers["retry-after"] == "2" and "try again" in r.text for r in busy)
     assert asyncio.run(ds.client.get("/imu.json?sql=select+1")).status_code == 200  # admitted again
 
@@ -314,7 +315,7 @@ def test_a_failed_query_frees_its_cursor_in_the_sql_thread(db_path):
 
     alive = []
     with ThreadPoolExecutor(1) as pool:
-        for submit in (lambda: pool.submit(failing_query), lambda: pool.submit(lanes.in_sql_thread, failing_query)):
+        for submit in (lambda: pool.submit(failing_query), lambda: pool.submit(lanes.in_sql_thread, None, failing_query)):
             try:
                 submit().result()
             except sqlite3.OperationalError:
@@ -324,11 +325,12 @@ def test_a_failed_query_frees_its_cursor_in_the_sql_thread(db_path):
 
 def test_a_short_hostile_run_leaves_cheap_pages_answering(live_server):
     """bench/hostile.py for a few seconds: every cheap page answered, no 5xx but 503, the
-    server alive and its memory within the bound the README gives."""
+    server alive, its memory within the bound the README gives, no temporary files to speak
+    of, and no request longer than 2.5 s."""
     figures = asyncio.run(hostile.run(live_server, clients=6, seconds=4))
-    assert hostile.failed(figures, max_rss=400) == []
+    assert hostile.failed(figures, max_rss=400, max_temp=100, max_wall=2.5) == []
     assert figures["cheap"]["requests"] > 0
-    assert set(figures["hostile"]) <= {200, 400, 503} and 400 in figures["hostile"]
+    assert set(figures["hostile"]) <= {200, 400, 404, 503} and 400 in figures["hostile"]
 
 
 def test_the_tokenizer_crash_cannot_be_planted_in_the_running_server(live_server):
