@@ -22,6 +22,12 @@ process topped out near 680 requests a second, below what nginx serves from its 
 `--compare` measures `make serve-prod` (nginx, one replica per core) and `make serve`
 (one process) in one run, at 20, 100 and 200 clients, with two mixes, and writes the
 table into the file given by --results (its "load" section) as well as printing it.
+
+`--hostile` measures serve-prod at 200 clients on the mixed plan three times: as it is,
+with 1% of the requests replaced by bench/hostile.py's attacks, and with 10,000 half-open
+connections (slowloris) held from one other address throughout. It reports the throughput
+of the readers' requests against the first run, their cheap pages' p95 and their errors
+(an attack's own answer is not an error), into the "load-hostile" section of --results.
 """
 from __future__ import annotations
 
@@ -176,7 +182,7 @@ async def send_plan(base_url: str, plan: list[tuple], clients: range, timeout: f
                 except (OSError, asyncio.TimeoutError, ValueError) as exc:
                     status = type(exc).__name__
                 by_kind.setdefault(kind, []).append((time.perf_counter() - start) * 1000)
-                if status != 200:
+                if status != 200 and kind != ATTACK:
                     errors.append((status, path))
         finally:
             conn.close()
@@ -251,6 +257,8 @@ def served(db_path: Path):
 
 # ------------------------------------------------------------------ serve-prod against make serve
 
+ATTACK = "attack"  # a request of bench/hostile.py's: its answer is never an error
+
 UNCACHED_SHARE = 0.1
 CLIENTS = (20, 100, 200)
 # The plans --compare sends, by the share of their requests asked for the first time.
@@ -268,10 +276,12 @@ def cacheable_plan(mix: list[tuple], route: str, count: int, seed: int) -> list[
     return [(kind, under(path, route)) for kind, path in plan_of(mix, count, seed)]
 
 
-def mixed_plan(mix: list[tuple], route: str, count: int, seed: int, share: float = UNCACHED_SHARE) -> list[tuple]:
+def mixed_plan(mix: list[tuple], route: str, count: int, seed: int, share: float = UNCACHED_SHARE,
+               tag: str = "") -> list[tuple]:
     """The cacheable plan with `share` of its requests asked for the first time: a page of
     the mix with a query string no one asked before (`_v=N`, which Datasette ignores), or,
-    a quarter of them, arbitrary SQL no one sent before. No cache can answer these."""
+    a quarter of them, arbitrary SQL no one sent before. No cache can answer these; `tag`
+    keeps them new in a later run on the same server."""
     rng = random.Random(seed)
     pages = [(kind, path) for kind, path in mix if kind != "download"]
     plan = []
@@ -279,10 +289,10 @@ def mixed_plan(mix: list[tuple], route: str, count: int, seed: int, share: float
         if rng.random() < share:
             if rng.random() < 0.25:
                 kind, path = "uncached sql", f"/{route}.json?" + urlencode(
-                    {"sql": f"select count(*) from events where date_start > '{1990 + i % 30}' and {i} = {i}"})
+                    {"sql": f"select count(*) from events where date_start > '{1990 + i % 30}' and '{tag}{i}' = '{tag}{i}'"})
             else:
                 kind, path = rng.choice(pages)
-                path = under(path, route) + ("&" if "?" in path else "?") + f"_v={i}"
+                path = under(path, route) + ("&" if "?" in path else "?") + f"_v={tag}{i}"
                 kind = "uncached page"
         plan.append((kind, path))
     return plan
@@ -373,6 +383,119 @@ def compare_report(rows: list[dict], command: str, processes: int, loads: tuple[
     return "\n".join(lines) + "\n"
 
 
+# ------------------------------------------------------------------ serve-prod under attack
+
+NOT_CHEAP = {ATTACK, "uncached sql", "uncached page", "download"}
+
+
+def attacked_plan(plan: list[tuple], route: str, share: float, seed: int) -> list[tuple]:
+    """The plan with `share` of its requests replaced by attacks, in turn."""
+    from hostile import HOSTILE
+
+    rng = random.Random(seed)
+    out, n = [], 0
+    for kind, path in plan:
+        if rng.random() < share:
+            kind, path, n = ATTACK, under(HOSTILE[n % len(HOSTILE)], route), n + 1
+        out.append((kind, path))
+    return out
+
+
+@contextlib.contextmanager
+def half_open(base_url: str, count: int, local: str = "127.0.0.254"):
+    """`count` connections from one address that never finish their request, reopened as the
+    server drops them, for as long as the block runs."""
+    import resource
+    import socket
+    import threading
+
+    url = urlsplit(base_url)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, count + 2000)), hard))
+    stop, held = threading.Event(), []
+
+    def connect():
+        s = socket.socket()
+        s.setblocking(True)
+        s.bind((local, 0))
+        s.connect((url.hostname, url.port or 80))
+        s.sendall(b"GET / HTTP/1.1\r\nHost: slow\r\n")
+        s.setblocking(False)
+        return s
+
+    def keep():
+        while not stop.is_set():
+            for i, s in enumerate(held):
+                try:
+                    if s.recv(1) == b"":
+                        raise ConnectionError
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    s.close()
+                    with contextlib.suppress(OSError):
+                        held[i] = connect()
+            stop.wait(0.5)
+
+    for _ in range(count):
+        held.append(connect())
+    keeper = threading.Thread(target=keep, daemon=True)
+    keeper.start()
+    try:
+        yield len(held)
+    finally:
+        stop.set()
+        keeper.join()
+        for s in held:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def readers(figures: dict) -> dict:
+    """The readers' share of a run: throughput without the attacks, and the cheap pages' p95."""
+    kinds = figures["kinds"]
+    attacks = kinds.get(ATTACK, {}).get("requests", 0)
+    cheap = [k["p95"] for name, k in kinds.items() if name not in NOT_CHEAP]
+    return {"rps": (figures["requests"] - attacks) / figures["seconds"], "attacks": attacks,
+            "cheap_p95": max(cheap) if cheap else float("nan"), "errors": figures["errors"]}
+
+
+def hostile_runs(db_path: Path, mix: list[tuple], count: int, processes: int, clients: int = 200) -> list[dict]:
+    rows = []
+    with served_prod(db_path) as (url, route, _):
+        asyncio.run(send_plan(url, [(k, under(p, route)) for k, p in mix], range(4), 60))
+        for n, name in enumerate(("no attack", "1% attacks", "10,000 half-open connections")):
+            plan = mixed_plan(mix, route, count, clients, tag=f"r{n}-")  # first-time requests new in each run
+            chosen = attacked_plan(plan, route, 0.01, clients) if name == "1% attacks" else plan
+            with (half_open(url, 10_000) if name.startswith("10,000") else contextlib.nullcontext()):
+                figures = run_processes(url, chosen, clients, processes)
+            row = {"run": name, **readers(figures)}
+            print(f"{name}: readers {row['rps']:.0f} req/s, cheap p95 {row['cheap_p95']:.0f} ms, "
+                  f"{len(row['errors'])} errors, {row['attacks']} attacks", flush=True)
+            rows.append(row)
+    return rows
+
+
+def hostile_report(rows: list[dict], command: str, loads: tuple[str, str]) -> str:
+    base = rows[0]["rps"]
+    lines = ["### serve-prod under attack", "",
+             f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {loads[0]} at the start, "
+             f"{loads[1]} at the end. Command: `{command}`. 200 readers on the mixed plan (each its own "
+             "127.0.0.0/8 address); *1% attacks*: one request in a hundred is one of bench/hostile.py's; "
+             "*half-open*: 10,000 connections from 127.0.0.254 that never finish their request, reopened "
+             "as nginx drops them. Throughput counts the readers' requests only; cheap pages are every kind "
+             "but first-time pages, arbitrary SQL and the download; an error is a reader's request "
+             "answered with anything but 200.", "",
+             "| run | readers' req/s | share of attack-free | cheap pages p95 ms | errors |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(f"| {r['run']} | {r['rps']:,.0f} | {r['rps'] / base:.0%} | {r['cheap_p95']:.0f} | {len(r['errors'])} |")
+    errors = [e for r in rows for e in r["errors"]]
+    if errors:
+        lines += ["", "First errors: " + "; ".join(f"{s} {p[:80]}" for s, p in errors[:5])]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--count", type=int, default=5000, help="requests to send (default 5000)")
@@ -387,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--single-count", type=int, default=600,
                     help="with --compare: requests per run against make serve (default 600)")
     ap.add_argument("--results", type=Path, help="with --compare: write the table into this file's load section")
+    ap.add_argument("--hostile", action="store_true",
+                    help="serve-prod at 200 clients: as it is, with 1%% attacks, and under 10,000 half-open connections")
     args = ap.parse_args(argv)
 
     if not args.db.exists():
@@ -395,6 +520,21 @@ def main(argv: list[str] | None = None) -> int:
         build_db.build(ROOT / "seeds", args.db)
     metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
     mix = request_mix(args.db, metadata)
+    if args.hostile:
+        import os
+
+        loads = ["%.2f" % os.getloadavg()[0]]
+        rows = hostile_runs(args.db, mix, args.count, args.processes)
+        loads.append("%.2f" % os.getloadavg()[0])
+        command = "python bench/load.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+        text = hostile_report(rows, command, tuple(loads))
+        print(text)
+        if args.results:
+            from results import replace_section
+
+            replace_section(args.results, "load-hostile", text)
+        base = rows[0]["rps"]
+        return 1 if any(r["rps"] < 0.8 * base or r["cheap_p95"] > 500 for r in rows) else 0
     if args.compare:
         import os
 

@@ -195,7 +195,7 @@ def bounded_row(cursor, row):
 # by then, so that a page of many queries (a `_where` table with its count, facets and a
 # streamed CSV) cannot run for many times the time limit.
 REQUEST = threading.local()
-
+MIN_SECONDS = 0.05  # a query with less of its request's time left is not begun
 
 class Watchdog:
     """One thread that interrupts each connection whose query outlives its deadline."""
@@ -210,8 +210,8 @@ class Watchdog:
         request_deadline = getattr(REQUEST, "deadline", None)
         if request_deadline is not None:
             seconds = min(seconds, request_deadline - time.monotonic())
-            if seconds <= 0:
-                raise sqlite3.OperationalError("interrupted")  # Datasette: "SQL query took too long"
+            if seconds < MIN_SECONDS:  # past it: not started at all ("SQL query took too long")
+                raise datasette.database.QueryInterrupted(sqlite3.OperationalError("interrupted"), "", None)
         key, deadline = id(conn), time.monotonic() + seconds
         with self.wake:
             earliest = min((d for d, _ in self.deadlines.values()), default=None)
