@@ -133,7 +133,7 @@ def prepare_jinja2_environment(env, datasette):
     Read before any page is served (Datasette awaits this before its startup hooks)."""
     async def inner():
         ABOUT[datasette] = about = await read_about(datasette)
-        env.globals.update(imu_site=site(datasette, about["info"]), imu_shown=shown, imu_lede=lede,
+        env.globals.update(imu_site=site(datasette, about["info"]), imu_shown=shown,
                            imu_label_column=labels.label_column, imu_code_words=labels.code_words,
                            imu_url=lambda request, path: datasette.absolute_url(request, path) if request else path)
     return inner
@@ -147,22 +147,6 @@ def extra_css_urls():
 @hookimpl
 def extra_js_urls():
     return [{"url": "/-/static-plugins/imu/a11y.js", "module": True}]  # a module runs once the page is read
-
-
-# ---------------------------------------------------------------- query pages
-
-SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!?])\s+(?=[A-Z<])")
-
-
-def lede(description_html: str) -> tuple[markupsafe.Markup, markupsafe.Markup]:
-    """(first sentence, the rest) of a canned query's description (metadata.yml, trusted
-    HTML): a reader page says in one line what it answers and folds the rest away."""
-    text = str(description_html or "").strip()
-    first, _, rest = text.partition("</p>")
-    first = first.removeprefix("<p>")
-    one, *more = SENTENCE_END.split(first, maxsplit=1)
-    rest = (f"<p>{more[0]}</p>" if more else "") + rest
-    return markupsafe.Markup(one), markupsafe.Markup(rest.strip())
 
 
 # ---------------------------------------------------------------- table pages

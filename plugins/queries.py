@@ -4,8 +4,9 @@ A canned query given a group, person or source that matches nothing returns no r
 and one given a malformed year (`from=abc`) returns none either (its SQL checks the
 year). On the page, `imu_query_problems` says why, in plain text:
 "No group matches 'xyz'.", "'abc' is not a year: give from as a year such as 2009.".
-`imu_param_labels` names the parameter fields ("Group (id or any name)").
-templates/query.html renders both. The JSON and CSV stay as they are: no rows.
+`imu_param_labels` names the parameter fields ("Group (id or any name)"), and `imu_lede`
+splits the query's description into its first sentence, which the page shows above the
+question, and the rest, folded below the answer. templates/query.html renders all three. The JSON and CSV stay as they are: no rows.
 
 Names are resolved as the canned queries resolve them (metadata.yml's `target` CTEs):
 by id, name or alias, as written or by fold() (tests/test_query_problems.py checks that
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+import markupsafe
 from datasette import hookimpl
 from datasette.utils import tilde_decode
 
@@ -59,6 +61,20 @@ def quoted(value: str) -> str:
     return f"'{value[:SHOWN]}…'" if len(value) > SHOWN else f"'{value}'"
 
 
+SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!?])\s+(?=[A-Z<])")
+
+
+def lede(description_html: str) -> tuple[markupsafe.Markup, markupsafe.Markup]:
+    """(first sentence, the rest) of a canned query's description (metadata.yml, trusted
+    HTML): a reader page says in one line what it answers and folds the rest away."""
+    text = str(description_html or "").strip()
+    first, _, rest = text.partition("</p>")
+    first = first.removeprefix("<p>")
+    one, *more = SENTENCE_END.split(first, maxsplit=1)
+    rest = (f"<p>{more[0]}</p>" if more else "") + rest
+    return markupsafe.Markup(one), markupsafe.Markup(rest.strip())
+
+
 def query_problems(db, query_name: str, params: dict) -> list[str]:
     """What is wrong with a canned query's parameters, in plain text; [] when nothing is.
 
@@ -100,6 +116,7 @@ def extra_template_vars(view_name, table, database, request, datasette):
         if any(v.strip(" ") for v in params.values()):  # blank parameters are never a problem
             db = datasette.get_database(database)
             problems = await db.execute_fn(lambda conn: query_problems(conn, query_name, params))
-        return {"imu_query_problems": problems, "imu_param_labels": PARAM_LABELS}
+        description = canned.get("description_html") or markupsafe.escape(canned.get("description") or "")
+        return {"imu_query_problems": problems, "imu_param_labels": PARAM_LABELS, "imu_lede": lede(description)}
 
     return inner
