@@ -34,16 +34,14 @@ Sitemap: {sitemap}
 """
 
 
-def absolute(datasette, request, path: str) -> str:
-    """The site's own address as the request reached it (behind a proxy, its Host). The
-    scheme is the server's: uvicorn takes X-Forwarded-Proto only from the proxy in front
-    (127.0.0.1, serve-prod's nginx, which sets it itself), and the deploy, behind Fly's
-    HTTPS, says https (Datasette's force_https_urls); a visitor's own header is ignored."""
-    return datasette.absolute_url(request, path)
+# Links name the site as the request reached it (behind a proxy, its Host) through
+# datasette.absolute_url: the scheme is the server's, since uvicorn takes X-Forwarded-Proto
+# only from the proxy in front (127.0.0.1: serve-prod's nginx, which sets it itself) and the
+# deploy, behind Fly's HTTPS, says https (force_https_urls); a visitor's own header is ignored.
 
 
 async def robots(datasette, request):
-    return Response.text(ROBOTS.format(sitemap=absolute(datasette, request, "/sitemap.xml")),
+    return Response.text(ROBOTS.format(sitemap=datasette.absolute_url(request, "/sitemap.xml")),
                          headers={"Cache-Control": "max-age=3600"})
 
 
@@ -60,9 +58,9 @@ async def parts(datasette) -> dict[str, int]:
 
 
 async def sitemap_index(datasette, request):
-    files = [absolute(datasette, request, "/sitemap-pages.xml")]
+    files = [datasette.absolute_url(request, "/sitemap-pages.xml")]
     for table, n in (await parts(datasette)).items():
-        files += [absolute(datasette, request, f"/sitemap-{table}-{i}.xml") for i in range(n)]
+        files += [datasette.absolute_url(request, f"/sitemap-{table}-{i}.xml") for i in range(n)]
     entries = "\n".join(f"  <sitemap><loc>{escape(f)}</loc></sitemap>" for f in files)
     return xml(f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{entries}\n</sitemapindex>')
 
@@ -76,7 +74,7 @@ async def sitemap_pages(datasette, request):
     """The home and about pages, every table, and the canned queries as they open."""
     paths = ["/", "/about"] + [f"/{DB}/{t}" for t in labels.LABELS]
     paths += [f"/{DB}/{name}" for name in (datasette.metadata("queries", database=DB) or {})]
-    return urlset(absolute(datasette, request, p) for p in paths)
+    return urlset(datasette.absolute_url(request, p) for p in paths)
 
 
 async def sitemap_table(datasette, request):
@@ -86,7 +84,7 @@ async def sitemap_table(datasette, request):
     db = datasette.get_database(DB)
     rows = await db.execute(f"select id from [{table}] order by rowid limit {PER_FILE} offset {part * PER_FILE}",
                             custom_time_limit=10_000)
-    return urlset(absolute(datasette, request, f"/{DB}/{table}/{tilde_encode(str(r[0]))}") for r in rows)
+    return urlset(datasette.absolute_url(request, f"/{DB}/{table}/{tilde_encode(str(r[0]))}") for r in rows)
 
 
 @hookimpl
