@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextvars
 import re
+import weakref
 
 import datasette.database
 import datasette.views.table
@@ -54,13 +55,19 @@ async def tiebreaker(db, table: str) -> str:
     return cache[table]
 
 
+# (database, table) -> its binary columns, read once: the database never changes while served
+_BINARY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 async def refuse_binary_sort(db, table: str, request) -> None:
     column = request.args.get("_sort") or request.args.get("_sort_desc")
     if not column:
         return
-    declared = {r[1]: (r[2] or "").upper() for r in await db.execute(
-        "select * from pragma_table_info(:t)", {"t": table})}
-    if "BLOB" in declared.get(column, ""):
+    known = _BINARY.setdefault(db, {})
+    if table not in known:
+        known[table] = {r[1] for r in await db.execute("select * from pragma_table_info(:t)", {"t": table})
+                        if "BLOB" in (r[2] or "").upper()}
+    if column in known[table]:
         raise DatasetteError(f"Cannot sort by {column}: it holds binary data, which cannot mark "
                              "where a page ends", status=400)
 
