@@ -50,7 +50,7 @@ def outside(path: Path, folder: Path) -> str | None:
         target = path.resolve(strict=False)
     except (OSError, RuntimeError):
         return None  # a loop: not_a_seed_file says so
-    if target.parent != folder and folder not in target.parents:
+    if folder not in target.parents:
         return "is a link to a file outside the seeds folder; not read (copy the file into it)"
     return None
 

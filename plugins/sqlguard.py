@@ -26,8 +26,8 @@ the README's "What the dataset guarantees" lists what is denied and why.
 - A result may hold at most MAX_RESULT_BYTES of text and blobs, so a query cannot fill
   memory with a thousand rows of maximal values.
 - What SQLite allocates is capped for the whole process (HEAP_LIMIT, `pragma
-  hard_heap_limit`; IMU_SQLITE_HEAP_MB overrides it), and temporary tables, sorts and window partitions stay in that memory
-  (`temp_store = memory`) instead of files: two one-second `json_group_array()` queries had
+  hard_heap_limit`; IMU_SQLITE_HEAP_MB overrides it), and temporary tables, sorts and
+  window partitions stay in that memory (`temp_store = memory`) instead of files: two one-second `json_group_array()` queries had
   taken the server to 2.6 GB, two window functions had written 2.6 GB of temporary files.
   A query past the cap fails with SQLite's out-of-memory error, which is made an SQL error
   ("needs more memory than ..."), a 400 like any other.
