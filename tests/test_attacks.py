@@ -323,6 +323,39 @@ def test_a_failed_query_frees_its_cursor_in_the_sql_thread(db_path):
     assert alive == [True, False]  # Datasette's own way keeps it; the lanes free it
 
 
+def test_the_open_lane_takes_the_earliest_deadline_first_and_never_holds_a_late_query():
+    """plugins/lanes.py: with both threads busy, a query past its request's deadline is
+    refused at once on the late thread (it waited up to a second behind them), and the
+    queued ones run earliest deadline first, not in arrival order."""
+    import threading
+
+    lanes = load_plugin("lanes")
+    pool = lanes.EarliestFirst(2, "test")
+    release, ran = threading.Event(), []
+
+    def job(name):
+        def run():
+            if name.startswith("busy"):
+                release.wait(10)
+            ran.append(name)
+            return name
+        return run
+
+    now = time.monotonic()
+    busy = [pool.submit(lanes.in_sql_thread, now + 60, job(f"busy {i}")) for i in range(2)]
+    time.sleep(0.1)  # both threads are now held
+    later = pool.submit(lanes.in_sql_thread, now + 30, job("later"))
+    sooner = pool.submit(lanes.in_sql_thread, now + 20, job("sooner"))
+    late = pool.submit(lanes.in_sql_thread, now, job("past its deadline"))
+    assert late.result(timeout=2) == "past its deadline"
+    assert not later.done() and not sooner.done()
+    release.set()
+    assert [f.result(timeout=5) for f in busy + [sooner, later]]
+    assert ran.index("past its deadline") < ran.index("sooner") < ran.index("later")
+    pool.shutdown()
+    assert not any(t.is_alive() for t in pool.threads)
+
+
 def test_a_short_hostile_run_leaves_cheap_pages_answering(live_server):
     """bench/hostile.py for a few seconds: every cheap page answered, no 5xx but 503, the
     server alive, its memory within the bound the README gives, no temporary files to speak
