@@ -36,13 +36,14 @@ import re
 import sqlite3
 from urllib.parse import parse_qsl, unquote_to_bytes
 
+import markupsafe
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
 import datasette.handle_exception
 from datasette.handle_exception import handle_exception as datasette_error_page
 from datasette.plugins import pm
 from datasette.utils import ValueAsBooleanError
-from datasette.utils.asgi import Request
+from datasette.utils.asgi import Request, Response
 from datasette.views.base import DatasetteError
 
 from fold import search_problem
@@ -180,13 +181,34 @@ def bad_request(request, exception) -> str | None:
     return f"Bad request: the query string could not be used ({detail[:200]})"
 
 
+def site_error_page(datasette, request, exception):
+    """Datasette's error page or JSON, its HTML rendered as every other page is.
+
+    Datasette renders an error without the plugins' hooks, so its error pages had neither
+    the site's stylesheet nor its scripts. Datasette's own handler still decides the
+    status, the title and the words (asked as for a `.json` address)."""
+    async def inner():
+        as_json = await datasette_error_page(datasette, Request.fake("/error.json"), exception)()
+        if request.path.split("?")[0].endswith(".json"):
+            return as_json
+        info = json.loads(as_json.body)
+        if isinstance(exception, DatasetteError) and exception.message_is_html:
+            info["error"] = markupsafe.Markup(exception.message)
+        try:
+            html = await datasette.render_template([f"{info['status']}.html", "error.html"], info, request=request)
+        except Exception:  # a request too broken for the site's hooks gets Datasette's plain page
+            return await datasette_error_page(datasette, request, exception)()
+        headers = {k: v for k, v in as_json.headers.items() if k.lower() != "content-type"}
+        return Response.html(html, status=as_json.status, headers=headers)
+    return inner
+
+
 @hookimpl
 def handle_exception(datasette, request, exception):
     if isinstance(exception, DatasetteError) and exception.status == 500 and request.query_string:
         # Datasette's own words about a bad request ("Cannot sort table by x", "Cannot use
         # _sort and _sort_desc at the same time"), raised without a status
-        return datasette_error_page(datasette, request, DatasetteError(exception.message, status=400))
-    message = bad_request(request, exception)
-    if message is None:
-        return None
-    return datasette_error_page(datasette, request, DatasetteError(message, status=400))
+        exception = DatasetteError(exception.message, status=400)
+    elif (message := bad_request(request, exception)) is not None:
+        exception = DatasetteError(message, status=400)
+    return site_error_page(datasette, request, exception)

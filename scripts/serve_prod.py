@@ -4,7 +4,8 @@
 
 nginx (Debian's, prod/nginx.conf) listens on the port, caches what Datasette marks
 cacheable, limits each client's connections and its rate of arbitrary SQL, serves the
-`.db` download itself and passes a request to another replica when one fails. The
+`.db` download itself, answers the errors it finds itself with the site's own error
+pages (scripts/error_pages.py), and passes a request to another replica when one fails. The
 replicas are `make serve`'s server on ports of their own; this process watches them and
 starts again any that exits. SIGTERM or Ctrl-C stops everything.
 """
@@ -95,6 +96,7 @@ def main(argv=None) -> int:
     run.mkdir(parents=True)
     inspect = run / "inspect.json"
     subprocess.run([str(BIN / "datasette"), "inspect", str(db), "--inspect-file", str(inspect)], check=True)
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "error_pages.py"), str(db), str(run / "errors")], check=True)
     ports = [free_port() for _ in range(args.replicas)]
     replicas = {p: replica(db, inspect, p) for p in ports}
     record_replicas(run, replicas)

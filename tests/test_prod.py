@@ -162,20 +162,107 @@ def test_a_short_load_run_through_the_proxy_has_no_errors(prod, db_path, metadat
     assert figures["requests"] == 600 and figures["errors"] == []
 
 
+def raw_request(url: str, data: bytes) -> bytes:
+    host, port = url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(data)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    return answer
+
+
+def site_page(body: bytes, title: str) -> bool:
+    """The site's own error page (its stylesheet, footer and words), not nginx's."""
+    return (b"/-/static-plugins/imu/site.css" in body and f"<h1>{title}</h1>".encode() in body
+            and b"How to cite" in body and b"<center>nginx" not in body)
+
+
 def test_long_and_odd_requests_get_a_clear_answer_never_a_502(prod):
     """A long parameter (Datasette's Link header repeats the URL) is answered; a request line
     past 8 KB is a 414; a request without a Host a 400; a parameter name with needless
-    %-escapes (`%73ql=`, which the SQL rate limit would not see as `sql=`) a 400."""
-    url, _, _ = prod
+    %-escapes (`%73ql=`, which the SQL rate limit would not see as `sql=`) a 400. Each error
+    nginx answers itself is the site's own page, or Datasette's error JSON for a .json address."""
+    url, route, _ = prod
     assert get(f"{url}/imu/timeline?group=" + "x" * 2500)[0] == 200
     status, _, body = get(f"{url}/imu/events.json?title__contains=" + "a" * 4400)
     assert status == 400 and b"pattern too complex" in body  # SQLite's LIKE limit, said
-    assert get(f"{url}/imu/events?x=" + "a" * 9000)[0] == 414
+    status, headers, body = get(f"{url}/imu/events?x=" + "a" * 9000)
+    assert status == 414 and site_page(body, "Address too long")
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert [get(f"{url}/imu.json?%73ql=select+{i}")[0] for i in range(3)] == [400] * 3
-    host, port = url.split("//")[1].split(":")
-    with socket.create_connection((host, int(port))) as s:
-        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        assert s.recv(100).startswith(b"HTTP/1.1 400")
+    request = urllib.request.Request(f"{url}/imu/groups", headers={"X-Big": "b" * 9000})
+    status, _, body = get(request)
+    assert status == 400 and site_page(body, "Bad request")
+    for line in (b"GET / HTTP/1.0\r\n\r\n", b"NONSENSE\r\n\r\n"):
+        answer = raw_request(url, line)
+        assert answer.startswith(b"HTTP/1.1 400") and site_page(answer, "Bad request"), answer[:300]
+    answer = raw_request(url, b"GET /imu.json HTTP/1.0\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"application/json" in head and json.loads(body)["status"] == 400
+    answer = raw_request(url, b"POST /imu.db HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
+    assert answer.startswith(b"HTTP/1.1 405") and site_page(answer, "Method not allowed")
+    statuses = [get(f"{url}/{route}.json?sql=select+{i}+as+limited") for i in range(30)]
+    limited = [(h, b) for s, h, b in statuses if s == 429]
+    assert limited and all(json.loads(b)["title"] == "Too many requests" for _, b in limited)
+    assert get(f"{url}/-/nginx-errors/414.html")[0] == 404  # the pages are not addresses of their own
+
+
+def test_a_request_that_times_out_is_not_sent_to_another_replica(tmp_path, db_path):
+    """nginx in front of two replicas that accept a request and never answer: the one that
+    gets it times out (its read timeout set to 1 s here), and the visitor gets the site's 504
+    page, without nginx sending the request on to the other replica."""
+    import shutil
+    import subprocess
+    import threading
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import error_pages
+    import serve_prod
+
+    received, listeners = [], []
+    for _ in range(2):
+        listener = socket.create_server(("127.0.0.1", 0))
+        listeners.append(listener)
+
+        def hang(listener=listener):
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                if conn.recv(65536):
+                    received.append(listener.getsockname()[1])  # and never an answer
+
+        threading.Thread(target=hang, daemon=True).start()
+    run = tmp_path / "run"
+    run.mkdir()
+    error_pages.write(db_path, run / "errors")
+    port = serve_prod.free_port()
+    conf = serve_prod.nginx_conf(run, "127.0.0.1", port, db_path, [l.getsockname()[1] for l in listeners], "imu-x")
+    conf.write_text(conf.read_text().replace("proxy_read_timeout 15s;", "proxy_read_timeout 1s;"))
+    nginx = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(run), "-c", str(conf)],
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and nginx.poll() is None, "nginx did not start"
+                time.sleep(0.1)
+        started = time.monotonic()
+        status, _, body = get(f"http://127.0.0.1:{port}/imu/groups?_n=timeout")
+        assert status == 504 and site_page(body, "Took too long")
+        assert time.monotonic() - started < 5
+        time.sleep(0.5)
+        assert len(received) == 1, received  # one replica, once
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
+        for listener in listeners:
+            listener.close()
 
 
 def closed(s: socket.socket) -> bool:

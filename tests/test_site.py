@@ -127,3 +127,20 @@ def test_counts_of_visitors_sql_are_not_remembered(traced):
     path = "/imu/events?_where=" + "abs(random()) % 2 = 0"
     for _ in range(2):
         assert [s for s in traced_sql(traced, path) if "count(*)" in s]
+
+
+@pytest.mark.parametrize("path,status,words", [
+    ("/no-such-page", 404, "Database not found"),
+    ("/imu/events/no-such-event", 404, "Record not found"),
+    ("/imu/events?_sort=no_such_column", 400, "Cannot sort table by no_such_column"),
+    ("/imu?sql=selec", 400, "Invalid SQL")])
+def test_error_pages_are_the_sites_pages(ds, path, status, words):
+    """plugins/readonly.py: Datasette renders its errors without the plugins' hooks, so its
+    error pages had neither the site's stylesheet nor its scripts; the JSON is Datasette's."""
+    r = get(ds, path)
+    assert r.status_code == status and words in r.text
+    assert "/-/static-plugins/imu/site.css" in r.text and "/-/static-plugins/imu/a11y.js" in r.text
+    base, _, query = path.partition("?")
+    if base != "/imu":
+        r = get(ds, f"{base}.json" + (f"?{query}" if query else ""))
+        assert r.status_code == status and r.json()["ok"] is False and words in r.json()["error"]
