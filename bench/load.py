@@ -24,7 +24,7 @@ process topped out near 680 requests a second, below what nginx serves from its 
 table into the file given by --results (its "load" section) as well as printing it.
 
 `--hostile` measures serve-prod at 200 clients on the mixed plan three times: as it is,
-with 1% of the requests replaced by bench/hostile.py's attacks, and with 10,000 half-open
+with bench/hostile.py's attacks sent besides at 1% of the first run's rate, and with 10,000 half-open
 connections (slowloris) held from one other address throughout. It reports the throughput
 of the readers' requests against the first run, their cheap pages' p95 and their errors
 (an attack's own answer is not an error), into the "load-hostile" section of --results.
@@ -388,17 +388,56 @@ def compare_report(rows: list[dict], command: str, processes: int, loads: tuple[
 NOT_CHEAP = {ATTACK, "uncached sql", "uncached page", "download"}
 
 
-def attacked_plan(plan: list[tuple], route: str, share: float, seed: int) -> list[tuple]:
-    """The plan with `share` of its requests replaced by attacks, in turn."""
+def _attack(base_url: str, route: str, rate: float, clients: int, stop, out) -> None:
     from hostile import HOSTILE
 
-    rng = random.Random(seed)
-    out, n = [], 0
-    for kind, path in plan:
-        if rng.random() < share:
-            kind, path, n = ATTACK, under(HOSTILE[n % len(HOSTILE)], route), n + 1
-        out.append((kind, path))
-    return out
+    url, statuses = urlsplit(base_url), {}
+
+    async def attack(n: int):
+        conn = Connection(url.hostname, url.port or 80, f"127.0.3.{2 + n % clients}", 30)
+        try:
+            status, _ = await conn.get(under(HOSTILE[n % len(HOSTILE)], route))
+        except (OSError, asyncio.TimeoutError, ValueError) as exc:
+            status = type(exc).__name__
+        finally:
+            conn.close()
+        statuses[status] = statuses.get(status, 0) + 1
+
+    async def fire():
+        start, n, sent = time.perf_counter(), 0, set()
+        while not stop.is_set():
+            task = asyncio.create_task(attack(n))
+            sent.add(task)
+            task.add_done_callback(sent.discard)
+            n += 1
+            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+        await asyncio.gather(*sent)
+
+    asyncio.run(fire())
+    out.put(statuses)
+
+
+@contextlib.contextmanager
+def attacking(base_url: str, route: str, rate: float, clients: int = 50):
+    """bench/hostile.py's attacks at `rate` a second, for as long as the block runs, in a
+    process of their own, each sent when its turn comes whether or not earlier ones have
+    been answered (open loop), from `clients` addresses of their own (127.0.3.x). Yields a
+    dict that holds the attacks' statuses once the block ends.
+
+    Attacks sent in turn by the readers themselves measured the readers' own wait for their
+    attacks' answers (up to a second and a quarter each), not what the attacks cost the server."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    stop, out, statuses = ctx.Event(), ctx.Queue(), {}
+    proc = ctx.Process(target=_attack, args=(base_url, route, rate, clients, stop, out), daemon=True)
+    proc.start()
+    try:
+        yield statuses
+    finally:
+        stop.set()
+        statuses.update(out.get(timeout=60))
+        proc.join(10)
 
 
 @contextlib.contextmanager
@@ -466,10 +505,17 @@ def hostile_runs(db_path: Path, mix: list[tuple], count: int, processes: int, cl
         asyncio.run(send_plan(url, [(k, under(p, route)) for k, p in mix], range(4), 60))
         for n, name in enumerate(("no attack", "1% attacks", "10,000 half-open connections")):
             plan = mixed_plan(mix, route, count, clients, tag=f"r{n}-")  # first-time requests new in each run
-            chosen = attacked_plan(plan, route, 0.01, clients) if name == "1% attacks" else plan
-            with (half_open(url, 10_000) if name.startswith("10,000") else contextlib.nullcontext()):
-                figures = run_processes(url, chosen, clients, processes)
+            if name == "1% attacks":  # one request in a hundred, at the attack-free rate
+                load = attacking(url, route, rows[0]["rps"] / 99)
+            elif name.startswith("10,000"):
+                load = half_open(url, 10_000)
+            else:
+                load = contextlib.nullcontext()
+            with load as attacks:
+                figures = run_processes(url, plan, clients, processes)
             row = {"run": name, **readers(figures)}
+            if name == "1% attacks":
+                row["attacks"] = sum(attacks.values())
             print(f"{name}: readers {row['rps']:.0f} req/s, cheap p95 {row['cheap_p95']:.0f} ms, "
                   f"{len(row['errors'])} errors, {row['attacks']} attacks", flush=True)
             rows.append(row)
@@ -481,7 +527,8 @@ def hostile_report(rows: list[dict], command: str, loads: tuple[str, str]) -> st
     lines = ["### serve-prod under attack", "",
              f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {loads[0]} at the start, "
              f"{loads[1]} at the end. Command: `{command}`. 200 readers on the mixed plan (each its own "
-             "127.0.0.0/8 address); *1% attacks*: one request in a hundred is one of bench/hostile.py's; "
+             "127.0.0.0/8 address); *1% attacks*: bench/hostile.py's attacks at 1% of the attack-free rate "
+             "(one request in a hundred), sent open-loop from 50 addresses of their own; "
              "*half-open*: 10,000 connections from 127.0.0.254 that never finish their request, reopened "
              "as nginx drops them. Throughput counts the readers' requests only; cheap pages are every kind "
              "but first-time pages, arbitrary SQL and the download; an error is a reader's request "

@@ -13,7 +13,8 @@ query after query, each within the time limit. A query with under 50 ms of its
 request's time left is not begun. The second pool takes its queries earliest deadline
 first: in arrival order, a page's third query queued behind requests that came after it,
 and under bench/hostile.py's mix a `_where` CSV's error page took 2-3.4 s to begin.
-Per-client limits belong to the reverse proxy in front.
+(plugins/sqlguard.py also lowers the priority of such a query's thread once it has run
+50 ms.) Per-client limits belong to the reverse proxy in front.
 
 The site's own counts and schema look-ups are remembered. The events table's four facets
 each count 100,000 rows (10-14 ms apiece, one after another), half of the page's time at
@@ -42,7 +43,7 @@ import datasette.database
 from datasette import hookimpl
 
 OPEN_THREADS = 2
-OPEN_REQUESTS = 8
+OPEN_REQUESTS = 16
 REQUEST_SECONDS = 1.25
 DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("sql_deadline", default=None)
 OPEN_PARAMS = frozenset({"sql", "_where"})
