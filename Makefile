@@ -17,6 +17,9 @@ SETTINGS = $(shell $(PY) -c "import sys; sys.path.insert(0, 'scripts'); import s
 # Debian packages the project needs beyond Python's; Debian starts its own nginx on port 80: not ours.
 APT_INSTALL = apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 NGINX_STOP = service nginx stop >/dev/null 2>&1 || true
+CHROMIUM ?= /usr/bin/chromium
+SQLITE3 ?= /usr/bin/sqlite3
+NGINX ?= /usr/sbin/nginx
 
 .PHONY: serve serve-prod prod-deps test build test-deps clean deploy-dir publish release
 
@@ -78,17 +81,19 @@ serve-prod: build prod-deps
 	$(PY) scripts/serve_prod.py --port $(PORT)
 
 prod-deps:
-	@test -x /usr/sbin/nginx || { echo "installing Debian's nginx for serve-prod"; \
-		$(APT_INSTALL) nginx; $(NGINX_STOP); }
+	@test -x $(NGINX) || { echo "installing Debian's nginx for serve-prod"; \
+		$(APT_INSTALL) nginx || exit 1; $(NGINX_STOP); }
 
 # Browser tests drive Debian's Chromium, the build's tests compare `sqlite3 .dump`
 # outputs, and serve-prod's tests start nginx; install what is missing (as root, through apt).
+# A failed install stops here, with apt's own message (a run without Chromium ended in 48 errors).
 test-deps:
-	@missing=""; test -x /usr/bin/chromium || missing="$$missing chromium"; \
-	test -x /usr/bin/sqlite3 || missing="$$missing sqlite3"; \
-	test -x /usr/sbin/nginx || missing="$$missing nginx"; \
+	@missing=""; test -x $(CHROMIUM) || missing="$$missing chromium"; \
+	test -x $(SQLITE3) || missing="$$missing sqlite3"; \
+	test -x $(NGINX) || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then echo "installing Debian's$$missing for the tests"; \
-		$(APT_INSTALL) $$missing; $(NGINX_STOP); fi
+		$(APT_INSTALL) $$missing || { echo "make: could not install$$missing (apt failed, above)" >&2; exit 1; }; \
+		$(NGINX_STOP); fi
 
 test: $(TEST_INSTALLED) test-deps
 	$(PY) -m pytest
