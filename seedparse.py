@@ -1,5 +1,11 @@
 """Reading one seed file: YAML with line numbers, refusals of what would stall or crash.
 
+Values are read by YAML 1.2's core schema, not PyYAML's YAML 1.1: `012` is 12 (not octal
+10), `1:20` is the text "1:20" (not 80, in base 60), `NO`, `yes`, `on` and `off` are text
+(not booleans), `1_000` is text, and so is an unquoted date. Only `true`/`false`, `null`/`~`,
+decimal, `0o` octal and `0x` hex integers and decimal floats (with `.inf` and `.nan`) are
+anything but text.
+
 The C loader (libyaml) keeps each mapping's and list's line for error messages, and
 duplicate keys are reported instead of silently keeping the last. A document must be
 shallow enough for libyaml's recursive composer, and its merge keys may copy at most
@@ -9,6 +15,7 @@ is bounded by the validation (build_db.check_record).
 """
 from __future__ import annotations
 
+import re
 import reprlib
 
 import yaml
@@ -94,6 +101,34 @@ def construct_sequence(loader, node):
     seq.extend(loader.construct_sequence(node))
 
 
+# YAML 1.2's core schema (yaml.org/spec/1.2.2, 10.3.2): (tag, pattern, possible first characters)
+CORE_SCHEMA = [
+    ("tag:yaml.org,2002:null", r"~|null|Null|NULL|", "~nN"),
+    ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("tag:yaml.org,2002:int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    ("tag:yaml.org,2002:float", r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                                r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)", "-+.0123456789"),
+    ("tag:yaml.org,2002:merge", r"<<", "<"),  # not in YAML 1.2, but the seeds' grammar has it
+]
+SeedLoader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in CORE_SCHEMA:
+    SeedLoader.add_implicit_resolver(_tag, re.compile(f"^(?:{_pattern})$"),
+                                     list(_first) + ([""] if _tag.endswith(":null") else []))
+
+
+def construct_core_int(loader, node):
+    """An integer as YAML 1.2 reads it: decimal (a leading 0 too), 0o octal or 0x hex."""
+    text = loader.construct_scalar(node)
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    try:
+        return int(text, 10)
+    except ValueError:  # an explicit !!int tag on something else: YAML 1.1's forms are not read
+        raise yaml.constructor.ConstructorError(None, None, f"{text!r} is not a YAML 1.2 integer",
+                                                node.start_mark) from None
+
+
+SeedLoader.add_constructor("tag:yaml.org,2002:int", construct_core_int)
 SeedLoader.add_constructor("tag:yaml.org,2002:map", SeedLoader.construct_mapping)
 SeedLoader.add_constructor("tag:yaml.org,2002:seq", construct_sequence)
 # Unquoted dates stay text: PyYAML would raise on 2001-13-45, and check_value

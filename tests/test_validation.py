@@ -129,6 +129,37 @@ def test_the_good_records_build(tmp_path):
     assert counts["events"] == 2 and counts["event_groups"] == 2 and counts["claims"] == 5
 
 
+@pytest.mark.parametrize("old, new, column, value", [
+    ("fatalities_high: 3", "fatalities_high: 012", "fatalities_high", 12),  # YAML 1.1: octal, 10
+    ("fatalities_high: 3", "fatalities_high: 0o17", "fatalities_high", 15),  # YAML 1.2's octal
+    ("country: UZ", "country: NO", "country", "NO"),  # YAML 1.1: false, and refused
+    ("title: An attack", "title: On", "title", "On"),  # YAML 1.1: true
+    ("title: An attack", "title: 1:20", "title", "1:20"),  # YAML 1.1: 80
+    ("title: An attack", "title: 2001-02-03", "title", "2001-02-03"),
+])
+def test_seeds_are_read_as_yaml_1_2_core_schema(tmp_path, old, new, column, value):
+    """A value means what it says: no octal, base 60 or yes/no/on/off surprises."""
+    import sqlite3
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "base.yml").write_text(BASE)
+    docs = write_docs(tmp_path)
+
+    def built(**options):
+        build_db.build(seeds, tmp_path / "imu.db", docs=docs, **options)
+        with sqlite3.connect(tmp_path / "imu.db") as con:
+            return con.execute(f"select {column} from events where id = 'ev-1'").fetchone()[0]
+
+    (seeds / "events.yml").write_text(events(old, new))
+    full = built(cache=False)
+    (seeds / "events.yml").write_text(events())
+    built()  # cached ...
+    (seeds / "events.yml").write_text(events(old, new))
+    incremental = built()  # ... then the one changed file swapped in
+    assert full == incremental == value and type(full) is type(incremental) is type(value)
+
+
 # Each case: (name, {file: content}, [expected error lines]). `E` is seeds/events.yml with
 # events[1] changed; `at(marker)` is the line in it where the marker is.
 
@@ -170,8 +201,17 @@ CASES = [
                "seeds/events.yml:{at}: events[1].latitude: 200 is outside -90..90"),
     event_case("longitude-nan", "longitude: 69.2", "longitude: .nan",
                "seeds/events.yml:{at}: events[1].longitude: is not a number"),
-    event_case("bool-for-number", "latitude: 41.3", "latitude: yes",
+    event_case("bool-for-number", "latitude: 41.3", "latitude: true",
                "seeds/events.yml:{at}: events[1].latitude: expected a number, got bool True"),
+    # YAML 1.2's core schema (seedparse.py): YAML 1.1's yes/no, base 60 and 1_000 are text
+    event_case("yes-is-text", "latitude: 41.3", "latitude: yes",
+               "seeds/events.yml:{at}: events[1].latitude: expected a number, got str 'yes'"),
+    event_case("base-60-is-text", "fatalities_high: 3", "fatalities_high: 1:20",
+               "seeds/events.yml:{at}: events[1].fatalities_high: expected a whole number, got str '1:20'"),
+    event_case("underscored-number-is-text", "fatalities_high: 3", "fatalities_high: 1_000",
+               "seeds/events.yml:{at}: events[1].fatalities_high: expected a whole number, got str '1_000'"),
+    event_case("yaml-1.1-int-tag-is-refused", "fatalities_high: 3", "fatalities_high: !!int 1:20",
+               "seeds/events.yml:{at}: YAML syntax error: '1:20' is not a YAML 1.2 integer"),
     event_case("text-for-whole-number", "fatalities_low: 1", "fatalities_low: '1'",
                "seeds/events.yml:{at}: events[1].fatalities_low: expected a whole number, got str '1'"),
     event_case("fraction-for-whole-number", "fatalities_high: 3", "fatalities_high: 2.5",
