@@ -192,6 +192,11 @@ def _check_record(rec_type: str, item: Mapping, where: str, label: str, result: 
         if f.ref and value is not None and problem is None:
             result.refs.append((f.ref, value, f"{label}:{item.line_of(f.name)}: {where}.{f.name}"))
 
+    if spec.distinct:
+        one, other = spec.distinct
+        if item.get(one) is not None and item.get(one) == item.get(other):
+            errors.append(f"{label}:{item.line_of(other)}: {where}.{other}: {item.get(other)!r} is the "
+                          f"{one} itself; a {spec.table[:-1].replace('_', ' ')} links two different records")
     if spec.date_pair:
         check_dates(row, item, where, label, errors, spec.field("date_precision").required,
                     span=spec.table != "events")

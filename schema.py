@@ -111,6 +111,7 @@ class Record:
     parent_column: dict[str, str] = field(default_factory=dict)  # parent type -> FK column
     needs_claim: bool = False  # a fact row: must be supported by at least one claim
     date_pair: bool = False  # has date_start/date_end/date_precision
+    distinct: tuple[str, str] | None = None  # two references that may not name the same record
 
     def field(self, name: str) -> Field | None:
         for f in self.fields:
@@ -384,6 +385,7 @@ RECORDS: dict[str, Record] = {
         id_from=("group_id", "relation", "related_group_id"),
         needs_claim=True,
         date_pair=True,
+        distinct=("group", "related_group"),
     ),
     "aliases": ALIAS,
     "claims": CLAIM,

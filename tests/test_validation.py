@@ -311,6 +311,11 @@ CASES = [
               {"more.yml": "people:\n  - id: per-2\n    name: B\n    description: B.\n    claims:\n"
                            "      - {source: src, quote: q, statement: s, certainty: stated, dispute: nope}\n"},
               "seeds/more.yml:6: people[0].claims[0].dispute: 'nope' is not the id of any record in dispute_topics"),
+    file_case("group-related-to-itself",
+              {"more.yml": "group_relations:\n  - group: grp\n    relation: splinter-of\n    related_group: grp\n"
+                           "    claims: [{source: src, quote: q, statement: s, certainty: stated}]\n"},
+              "seeds/more.yml:4: group_relations[0].related_group: 'grp' is the group itself; a group "
+              "relation links two different records"),
     file_case("membership-date-without-precision",
               {"more.yml": "memberships:\n  - person: per\n    group: grp\n    role: member\n    date_start: 1999\n"
                            "    claims: [{source: src, quote: q, statement: s, certainty: stated}]\n"},
