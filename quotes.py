@@ -9,10 +9,13 @@ single spaces. Quotes are taken from the document as a reader sees it: a link wr
 so a quote carries no markup.
 
 The check also gives each claim its `quote_offset`: where its first part starts in the
-document, for reading a source's claims in document order.
+document, for reading a source's claims in document order. A quote not found is reported
+with the passage of the document closest to it (rapidfuzz's partial ratio) and the words
+that differ, so that the curator need not hunt for it.
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -64,6 +67,66 @@ def offset_in(quote: str, text: str) -> int | None:
             return None
         pos = hit + len(part)
     return first
+
+
+def missing_part(quote: str, text: str) -> str:
+    """The first part of a quote (split at "...") that does not stand in `text` in order."""
+    parts = [p for p in map(normalise, _ELLIPSIS.split(quote)) if p] or [normalise(quote)]
+    pos = 0
+    for part in parts:
+        hit = text.find(part, pos)
+        if hit < 0:
+            return part
+        pos = hit + len(part)
+    return parts[0]  # every part stands, but not in order: the first is as good a guide as any
+
+
+def closest_passage(part: str, text: str) -> tuple[float, str] | None:
+    """The passage of `text` most like `part`, widened to whole words, and how alike (0-100)."""
+    from rapidfuzz import fuzz
+
+    if not part or not text:
+        return None
+    found = fuzz.partial_ratio_alignment(part, text)
+    if found is None or found.score < 70:
+        return None
+    start, end = found.dest_start, found.dest_end
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return found.score, text[start:end]
+
+
+def differences(part: str, passage: str, most: int = 4) -> str:
+    """The words of the quote that the passage has otherwise, in a few words."""
+    quoted, written = part.split(), passage.split()
+    said = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, quoted, written, autojunk=False).get_opcodes():
+        ours, theirs = " ".join(quoted[i1:i2]), " ".join(written[j1:j2])
+        if op == "replace":
+            said.append(f"{ours!r} where the document has {theirs!r}")
+        elif op == "delete":
+            said.append(f"{ours!r}, which the document does not have there")
+        elif op == "insert" and 0 < i1 < len(quoted):  # not the passage's extra words around it
+            said.append(f"the document has {theirs!r} before {quoted[i1]!r}")
+    if not said:
+        return ""
+    more = f" (and {len(said) - most} more)" if len(said) > most else ""
+    return "; differs: " + "; ".join(said[:most]) + more
+
+
+def not_found(quote: str, document: str, text: str) -> str:
+    """The error for a quote not in its document: the closest passage and what differs."""
+    message = f"quote: not found in {document}: {quote[:80]!r}"
+    part = missing_part(quote, text)
+    close = closest_passage(part, text)
+    if close is None:
+        return message + "; no passage of the document is close to it"
+    score, passage = close
+    shown = passage if len(passage) <= 300 else passage[:297] + "..."
+    return (message + f"; the closest passage ({score:.0f}% alike) reads {shown!r}"
+            + differences(part, passage))
 
 
 @dataclass
@@ -135,7 +198,7 @@ def check_claims(conn: sqlite3.Connection, docs: Documents,
             continue
         at = offset_in(quote, text)
         if at is None:
-            problems.append(("claims", claim_id, f"quote: not found in {document}: {quote[:80]!r}"))
+            problems.append(("claims", claim_id, not_found(quote, document, text)))
             continue
         offsets.append((at, claim_id))
     return problems, offsets

@@ -274,7 +274,14 @@ def test_a_running_builds_temporary_files_are_left_alone(tmp_path):
 
 QUOTE_CASES = [
     ("not in the document", "quote: Something happened.", "quote: Something else happened.",
-     "events[1].claims[0].quote: not found in doc.txt: 'Something else happened.'"),
+     "events[1].claims[0].quote: not found in doc.txt: 'Something else happened.'; the closest passage "
+     "(84% alike) reads 'Something happened. q'; differs: 'else', which the document does not have there"),
+    ("one letter wrong, after an omission", "quote: Something happened.", "quote: They did it. ... Something hapened.",
+     "events[1].claims[0].quote: not found in doc.txt: 'They did it. ... Something hapened.'; the closest "
+     "passage (94% alike) reads 'Something happened.'; differs: 'hapened.' where the document has 'happened.'"),
+    ("nothing like it", "quote: Something happened.", "quote: Zebras quietly juggle xylophones.",
+     "events[1].claims[0].quote: not found in doc.txt: 'Zebras quietly juggle xylophones.'; no passage of "
+     "the document is close to it"),
     ("markup", "quote: Something happened.", "quote: Something [happened](#) [4].",
      "events[1].claims[0].quote: carries link markup or a reference marker; quote the words as a reader sees them"),
 ]
@@ -405,7 +412,8 @@ def test_a_bad_quote_and_a_dangling_reference_are_reported_together(tmp_path, mo
         build_db.build(Path("seeds"), tmp_path / "imu.db", docs=Path("docs"))
     assert [e.split(": ", 1)[1] for e in exc.value.errors] == [
         "events[0].groups[0].group: 'nobody' is not the id of any record in groups",
-        "events[1].claims[0].quote: not found in doc.txt: 'Nothing happened.'",
+        "events[1].claims[0].quote: not found in doc.txt: 'Nothing happened.'; the closest passage "
+        "(88% alike) reads 'Something happened. q'; differs: 'Nothing' where the document has 'Something'",
     ]
 
 
