@@ -69,9 +69,10 @@ COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
 class BuildError(Exception):
     """Raised with every error of a run; main() prints them and exits 1."""
 
-    def __init__(self, errors: list[str]):
+    def __init__(self, errors: list[str], notes: list[str] | None = None):
         super().__init__(f"{len(errors)} error(s)")
         self.errors = errors
+        self.notes = notes or []  # what was not checked because of the errors
 
 
 # ------------------------------------------------------------- validation
@@ -89,6 +90,7 @@ class FileResult:
     open: set[int] = field(default_factory=set)  # records being validated (a record and its parents)
     visits: int = 0
     too_many: bool = False
+    unread: bool = False  # the file could not be parsed: its records are unknown
 
 
 def check_value(f: Field, value) -> tuple[object, str | None]:
@@ -323,6 +325,7 @@ def check_file(data: bytes, label: str) -> FileResult:
 
 def check_doc(doc, label: str, result: FileResult) -> None:
     if doc is None:  # a parse error, already reported, or a file of comments only
+        result.unread = bool(result.errors)
         if not result.errors:
             result.errors.append(f"{label}:1: file is empty; expected a mapping such as 'events: [...]'")
         return
@@ -364,12 +367,21 @@ def merge(results: list[FileResult]) -> None:
                 errors.append(f"{loc}.id: duplicate id {key[1]!r} (first at {where[key]}){hint}")
             else:
                 where[key] = loc
+    # A file that could not be read may define any id: one syntax error there had buried
+    # itself under 188 references to its records.
+    unread = [label for r in results if r.unread for label in {e.split(":", 1)[0] for e in r.errors}]
+    unchecked = 0
     for r in results:
         for table, ref_id, loc in r.refs:
             if (table, ref_id) not in where:
-                errors.append(f"{loc}: {ref_id!r} is not the id of any record in {table}")
+                if unread:
+                    unchecked += 1
+                else:
+                    errors.append(f"{loc}: {ref_id!r} is not the id of any record in {table}")
+    notes = [f"{unchecked:,} reference(s) to ids no file defines were not checked: "
+             f"{', '.join(unread)} could not be read, and may define them"] if unchecked else []
     if errors:
-        raise BuildError(errors)
+        raise BuildError(errors, notes)
 
 
 # ---------------------------------------------------------------- loading
@@ -680,20 +692,20 @@ def part_job(label: str, version: bytes | None, cache_dir: str | None) -> bytes:
     try:
         data = Path(label).read_bytes()
     except OSError as exc:
-        return pickle.dumps((label, "", {}, [f"{label}: cannot read: {exc.strerror or exc}"], {}, []))
+        return pickle.dumps((label, "", {}, [f"{label}: cannot read: {exc.strerror or exc}"], {}, [], True))
     key = file_key(version, label, data) if version is not None else ""
     with no_gc():
         p = make_part(label, data, key)
-    blob = pickle.dumps((p.label, p.key, p.tables, p.result.errors, p.result.where, p.result.refs),
-                        pickle.HIGHEST_PROTOCOL)
+    blob = pickle.dumps((p.label, p.key, p.tables, p.result.errors, p.result.where, p.result.refs,
+                         p.result.unread), pickle.HIGHEST_PROTOCOL)
     if cache_dir and not p.result.errors:
         Cache.write_to(Path(cache_dir), key, blob)
     return blob
 
 
 def unpickle_part(blob: bytes) -> Part:
-    label, key, tables, errors, where, refs = pickle.loads(blob)
-    return Part(label, key, tables, FileResult(where=where, refs=refs, errors=errors))
+    label, key, tables, errors, where, refs, unread = pickle.loads(blob)
+    return Part(label, key, tables, FileResult(where=where, refs=refs, errors=errors, unread=unread))
 
 
 def cached_part(cache: Cache, key: str) -> Part | None:
@@ -1093,6 +1105,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(exc.errors) > SHOWN_ERRORS:
             print(f"... and {len(exc.errors) - SHOWN_ERRORS:,} more, not shown: mend the first ones and "
                   "build again", file=sys.stderr)
+        for note in exc.notes:
+            print(f"note: {note}", file=sys.stderr)
         print(f"{len(exc.errors):,} error(s); {args.out} was not changed", file=sys.stderr)
         return 1
     except MemoryError:

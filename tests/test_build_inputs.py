@@ -72,6 +72,25 @@ def test_a_link_out_of_the_seeds_folder_is_refused_unread(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize("line", [5, 30])
+def test_one_structural_mistake_is_one_error(tmp_path, line):
+    """One line of the real groups.yml indented one space too few: one error at its line, and
+    a note that references into the unreadable file were not checked (they were 188 errors)."""
+    shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
+    path = tmp_path / "seeds" / "groups.yml"
+    lines = path.read_text().splitlines(keepends=True)
+    assert lines[line - 1].startswith(" ")
+    lines[line - 1] = lines[line - 1][1:]
+    path.write_text("".join(lines))
+    result = run(["--seeds", "seeds", "--out", "imu.db", "--docs", str(build_db.DOCS)], tmp_path)
+    out = result.stderr.splitlines()
+    assert result.returncode == 1 and len(out) == 3, result.stderr
+    assert out[0].startswith(f"seeds/groups.yml:{line + 1}: YAML syntax error") or \
+        out[0].startswith(f"seeds/groups.yml:{line}: YAML syntax error"), out[0]
+    assert out[1].startswith("note: ") and "seeds/groups.yml could not be read" in out[1]
+    assert out[2] == "1 error(s); imu.db was not changed"
+
+
 def test_a_flood_of_errors_prints_the_first_ones_and_a_count(tmp_path):
     """5,000 bad records: the first 200 errors, then how many more, then the total."""
     seeds = small_seeds(tmp_path)
