@@ -12,8 +12,6 @@ APP ?= imu-dataset
 SEEDS := $(wildcard seeds/*.yml)
 # The release package of the database built, which the site offers for download.
 RELEASE_ZIP = dist/imu-dataset-$(shell cat VERSION).zip
-# settings.json as --setting options, by the one helper the replicas, tests and bench use.
-SETTINGS = $(shell $(PY) -c "import sys; sys.path.insert(0, 'scripts'); import serve_prod; print(*serve_prod.settings())")
 # Debian packages the project needs beyond Python's; Debian starts its own nginx on port 80: not ours.
 APT_INSTALL = apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 NGINX_STOP = service nginx stop >/dev/null 2>&1 || true
@@ -71,10 +69,9 @@ $(RELEASE_ZIP): imu.db scripts/release.py geojson_export.py CITATION.cff
 
 build: imu.db inspect.json $(RELEASE_ZIP)
 
+# Datasette on imu.db, started again when a build replaces it (scripts/serve.py).
 serve: build
-	$(VENV)/bin/datasette serve -i imu.db --inspect-file inspect.json -m metadata.yml \
-		--plugins-dir plugins --template-dir templates \
-		--host 127.0.0.1 --port $(PORT) $(SETTINGS)
+	$(PY) scripts/serve.py --port $(PORT)
 
 # One Datasette per core behind Debian's nginx (scripts/serve_prod.py, prod/nginx.conf).
 serve-prod: build prod-deps

@@ -19,9 +19,7 @@ import hashlib
 import json
 import os
 import platform
-import re
 import resource
-import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -201,27 +199,14 @@ def serve(args: list[str]) -> tuple[subprocess.Popen, str]:
 
 
 def our_serve_args(db: Path) -> list[str]:
-    """`make serve`'s options, read from the Makefile's recipe, for another database."""
+    """`make serve`'s options (serve_prod.serve_command, which scripts/serve.py runs), for
+    another database; serve() picks a free local port."""
     inspect = db.with_name("inspect.json")
     subprocess.run([str(BIN / "datasette"), "inspect", str(db), "--inspect-file", str(inspect)],
                    cwd=ROOT, check=True)
-    recipe = re.search(r"^serve:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)[1]
-    tokens = shlex.split(recipe.replace("\\\n", " "))
-    tokens = tokens[tokens.index("serve") + 1:]
-    settings = serve_prod.settings()
-    args, skip = [], False
-    for token in tokens:
-        if skip:
-            skip = False
-        elif token in ("--host", "--port", "-h", "-p"):
-            skip = True  # serve() picks a free local port
-        elif token == "$(SETTINGS)":
-            args += settings
-        elif "$(" in token:
-            raise SystemExit(f"bench/run.py does not know the Makefile variable in {token!r}")
-        else:
-            args.append({"imu.db": str(db), "inspect.json": str(inspect)}.get(token, token))
-    return args
+    command = serve_prod.serve_command(db, inspect, "127.0.0.1", 0)[2:]  # after `datasette serve`
+    at = command.index("--host")
+    return command[:at] + command[at + 4:]  # without --host and --port
 
 
 PLAIN = ("events_map", "canned query `events_map` in plain Datasette: the same SQL and rows, "

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import os
 import re
 import sqlite3
 import threading

@@ -44,6 +44,13 @@ def settings(values: dict | None = None) -> list[str]:
     return out
 
 
+def serve_command(db: Path, inspect: Path, host: str, port: int, values: dict | None = None) -> list[str]:
+    """The `datasette serve` command line of make serve (scripts/serve.py), the replicas and
+    the tests' servers: one place, so that what is tested is what is served."""
+    return [str(BIN / "datasette"), "serve", "-i", str(db), "--inspect-file", str(inspect),
+            *SERVE_OPTIONS, "--host", host, "--port", str(port), *settings(values)]
+
+
 def record_replicas(run: Path, replicas: dict[int, subprocess.Popen]) -> None:
     """replicas.json: each replica's port and process id, for the tests and an operator."""
     (run / "replicas.json").write_text(json.dumps({str(p): r.pid for p, r in replicas.items()}))
@@ -51,9 +58,8 @@ def record_replicas(run: Path, replicas: dict[int, subprocess.Popen]) -> None:
 
 def replica(db: Path, inspect: Path, port: int) -> subprocess.Popen:
     """`make serve`'s server, with content-hashed URLs on (plugins/hashed.py)."""
-    return subprocess.Popen([str(BIN / "datasette"), "serve", "-i", str(db), "--inspect-file", str(inspect),
-                             *SERVE_OPTIONS, "--host", "127.0.0.1", "--port", str(port), *settings()],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, env=dict(os.environ, IMU_HASHED_URLS="1"))
+    return subprocess.Popen(serve_command(db, inspect, "127.0.0.1", port), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            env=dict(os.environ, IMU_HASHED_URLS="1"))
 
 
 def hashed_route(inspect: Path) -> str:

@@ -114,9 +114,6 @@ def route(db_path) -> str:
 
 # ---------------------------------------------------------------- a real server and browser
 
-# The options `make serve` passes besides the database, host, port and settings are
-# serve_prod.SERVE_OPTIONS (tests/test_browser.py checks the Makefile still says the same).
-SERVE_OPTIONS = serve_prod.SERVE_OPTIONS
 free_port = serve_prod.free_port
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
@@ -137,12 +134,10 @@ def datasette_server(db_path: Path, settings: dict, workdir: Path):
     subprocess.run([datasette, "inspect", str(db_path), "--inspect-file", str(inspect_file)],
                    check=True, cwd=ROOT)
     port = free_port()
-    setting_args = serve_prod.settings(settings)
     log = workdir / "datasette.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [datasette, "serve", "-i", str(db_path), "--inspect-file", str(inspect_file),
-             *SERVE_OPTIONS, "--host", "127.0.0.1", "--port", str(port), *setting_args],
+            serve_prod.serve_command(db_path, inspect_file, "127.0.0.1", port, settings),
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
             env={k: v for k, v in os.environ.items() if k != "IMU_SQLITE_HEAP_MB"})
     url = f"http://127.0.0.1:{port}"

@@ -6,15 +6,18 @@ Expected counts come from the built database.
 """
 from __future__ import annotations
 
+import json
+import os
 import re
 import sqlite3
 import subprocess
+import sys
 from urllib.parse import urlsplit
 
 import pytest
 
 import labels
-from conftest import ROOT, SERVE_OPTIONS
+from conftest import ROOT, serve_prod
 
 # Markers plus the counts on cluster icons: every event with coordinates, once.
 MARKER_TOTAL = """() => {
@@ -37,12 +40,60 @@ def only_tiles_blocked(page):
     return all(h.endswith("tile.openstreetmap.org") for h in hosts)
 
 
-def test_make_serve_passes_the_same_options():
-    """live_server mirrors `make serve`; fail if the Makefile's serve line drifts."""
+def test_make_serve_runs_the_tested_command():
+    """`make serve` runs scripts/serve.py, whose Datasette command line is the one the
+    tests' servers use (serve_prod.serve_command)."""
     dry = subprocess.run(["make", "-n", "serve"], cwd=ROOT, capture_output=True, text=True).stdout
-    line = next(line for line in dry.replace("\\\n", " ").splitlines() if "datasette serve" in line)
-    assert " ".join(SERVE_OPTIONS) in " ".join(line.split())
-    assert "-i imu.db" in line and "--host 127.0.0.1" in line
+    assert any(line.split()[1:] == ["scripts/serve.py", "--port", "8001"] for line in dry.splitlines()
+               if "scripts/serve.py" in line), dry
+    assert "serve_prod.serve_command(" in (ROOT / "scripts" / "serve.py").read_text()
+
+
+def test_make_serve_serves_what_was_last_built(tmp_path):
+    """A running `make serve` (scripts/serve.py) serves a rebuilt database within seconds:
+    Datasette itself went on serving the file it opened."""
+    import shutil
+    import signal
+    import sqlite3
+    import time
+    import urllib.request
+
+    db = tmp_path / "imu.db"
+    shutil.copy(ROOT / "imu.db", db)
+    port = serve_prod.free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve.py"), "--port", str(port),
+                             "--db", str(db), "--inspect-file", str(tmp_path / "inspect.json")],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def title() -> str | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/imu/events/1999-tashkent-bombings.json?_shape=array",
+                                        timeout=2) as r:
+                return json.loads(r.read())[0]["title"]
+        except OSError:
+            return None
+
+    try:
+        (tmp_path / "inspect.json").write_text("{}")  # made again on the first rebuild
+        deadline = time.monotonic() + 60
+        while (old := title()) is None:
+            assert time.monotonic() < deadline and proc.poll() is None, "serve.py did not start"
+            time.sleep(0.2)
+        rebuilt = tmp_path / "new.db"
+        shutil.copy(db, rebuilt)
+        with sqlite3.connect(rebuilt) as con:
+            con.execute("update events set title = 'Rebuilt title' where id = '1999-tashkent-bombings'")
+        os.replace(rebuilt, db)  # as build_db.py writes the database: a new file renamed into place
+        deadline = time.monotonic() + 30
+        while title() != "Rebuilt title":
+            assert time.monotonic() < deadline, f"still serving {title()!r}"
+            time.sleep(0.3)
+        assert old != "Rebuilt title"
+        assert json.loads((tmp_path / "inspect.json").read_text())["imu"]["tables"]["events"]["count"] > 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    assert "was rebuilt: serving the new database" in proc.stderr.read()
 
 
 def test_serving_installs_no_test_tools():
