@@ -19,7 +19,7 @@ CHROMIUM ?= /usr/bin/chromium
 SQLITE3 ?= /usr/bin/sqlite3
 NGINX ?= /usr/sbin/nginx
 
-.PHONY: serve serve-prod prod-deps test build test-deps clean deploy-dir publish release
+.PHONY: serve serve-prod prod-deps test build test-deps clean deploy-dir publish release coverage
 
 # Serving needs only datasette, its plugins and the build's dependencies; the tests add
 # pytest, Hypothesis, Playwright and the rest of the `test` extra on top.
@@ -56,7 +56,7 @@ publish: imu.db $(RELEASE_ZIP) $(PUBLISH_INSTALLED)
 release: imu.db $(RELEASE_INSTALLED)
 	$(PY) scripts/release.py --db imu.db --out dist $(if $(PREVIOUS),--previous $(PREVIOUS)) $(if $(URL),--base-url $(URL))
 
-imu.db: $(INSTALLED) build_db.py schema.py dataset.py VERSION fold.py seedparse.py quotes.py cache.py files.py dates.py spans.py labels.py $(SEEDS)
+imu.db: $(INSTALLED) build_db.py schema.py dataset.py VERSION fold.py seedparse.py quotes.py cache.py files.py dates.py spans.py labels.py sentences.py $(SEEDS) $(wildcard ../shared/seeds/*.txt)
 	$(PY) build_db.py --seeds seeds --out imu.db
 
 inspect.json: imu.db
@@ -94,6 +94,10 @@ test-deps:
 
 test: $(TEST_INSTALLED) test-deps
 	$(PY) -m pytest
+
+# How much of each document the claims quote, and the longest passages none quotes (sentences.py).
+coverage: imu.db
+	$(PY) sentences.py --db imu.db
 
 clean:
 	rm -rf imu.db inspect.json .imu.db.cache build dist

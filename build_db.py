@@ -34,6 +34,7 @@ import sqlite_utils
 
 import dataset
 import labels
+import sentences
 import spans
 from cache import Cache, code_version, file_key
 from dates import date_phrase, parse_date
@@ -399,6 +400,7 @@ def described() -> dict[str, tuple[str, tuple[Field, ...]]]:
     the codebook (dataset.py); each is written where the table or view is defined."""
     return ({t: (RECORDS[t].description, table_fields(t)) for t in TABLE_ORDER}
             | {"search_index": (SEARCH_DESCRIPTION, SEARCH_FIELDS)}
+            | {"documents": (sentences.DESCRIPTION, sentences.FIELDS)}
             | {name: (view.description, view.fields) for name, view in VIEWS.items()})
 
 
@@ -1052,6 +1054,7 @@ def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True,
             tmp.unlink(missing_ok=True)
             result = load(labels, keys, tmp, jobs, store, documents)
         counts, parsed = result
+        sentences.write(tmp, documents)  # how much of each document the claims quote
         problems = dataset.write(tmp, seeds, paths, described())
         if problems:
             raise BuildError(problems)

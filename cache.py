@@ -20,7 +20,7 @@ from pathlib import Path
 from files import sweep
 
 CODE = ("build_db.py", "schema.py", "fold.py", "seedparse.py", "quotes.py", "cache.py", "files.py",
-        "dates.py", "spans.py", "labels.py")
+        "dates.py", "spans.py", "labels.py", "sentences.py")
 
 
 def code_version(extra: bytes = b"") -> bytes:

@@ -27,7 +27,7 @@ TITLE = "Islamic Movement of Uzbekistan (IMU) dataset"
 LICENSE = "CC BY 4.0 (curated records); quotes remain their publishers'"
 LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"
 CITATION = ("IMU dataset: the Islamic Movement of Uzbekistan, its allies, people and events, curated from "
-            "five public documents, version {version} (records as of {date}), imu.db. "
+            "{documents}, version {version} (records as of {date}), imu.db. "
             "Cite the claim's own source too: the dataset is a finding aid to what the documents say, not a "
             "source in itself.")
 
@@ -106,14 +106,34 @@ OWN = {"dataset_info": (INFO_DESCRIPTION, INFO_FIELDS), "codebook": (CODEBOOK_DE
 FORMATS = {"date": "date", "slug": "slug", "ref": "slug", "country": "country"}
 
 
-def info_rows(version: str, date: str) -> list[tuple[str, str, str]]:
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                "eleven", "twelve")
+
+
+def documents_phrase(conn: sqlite3.Connection) -> str:
+    """"five public documents published 2010-2015": how many documents the records are
+    curated from, and the years they were published, as the sources table says."""
+    count, first, last = conn.execute(
+        "select count(*), min(substr(published, 1, 4)), max(substr(published, 1, 4)) from sources "
+        "where document is not null").fetchone()
+    words = NUMBER_WORDS[count] if count < len(NUMBER_WORDS) else f"{count:,}"
+    phrase = f"{words} public document{'s' if count != 1 else ''}"
+    if first:
+        phrase += f" published {first}" if first == last else f" published {first}-{last}"
+    return phrase
+
+
+def info_rows(version: str, date: str, documents: str) -> list[tuple[str, str, str]]:
     return [
         ("title", TITLE, "The dataset's name."),
         ("version", version, "The dataset's version, MAJOR.MINOR.PATCH: cite it with the records' date."),
         ("records_date", date, "The day the records last changed (from the seeds, not the day of the build)."),
         ("license", LICENSE, "The licence of the curated records."),
         ("license_url", LICENSE_URL, "The licence's text."),
-        ("citation", CITATION.format(version=version, date=date), "How to cite this version of the dataset."),
+        ("documents", documents, "What the records are curated from, as the sources table says: how many "
+                                 "documents, and the years they were published."),
+        ("citation", CITATION.format(version=version, date=date, documents=documents),
+         "How to cite this version of the dataset."),
     ]
 
 
@@ -183,11 +203,12 @@ def write(path: Path, seeds: Path, files: list[Path], described: dict) -> list[s
     (an undescribed column, a bad VERSION), and writes nothing if there are any. Leaves
     the tables as they are when they already say the same (an unchanged rebuild)."""
     try:
-        info = info_rows(version(), records_date(seeds, files))
+        when = version(), records_date(seeds, files)
     except ValueError as exc:
         return [str(exc)]
     conn = sqlite3.connect(path)
     try:
+        info = info_rows(*when, documents_phrase(conn))
         for table, sql in (("dataset_info", INFO_SQL), ("codebook", CODEBOOK_SQL)):
             have = conn.execute("select sql from sqlite_master where name = ?", [table]).fetchone()
             if have is None or have[0] != sql:

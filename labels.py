@@ -118,6 +118,8 @@ LABELS = {
     "group_relations": "{group_id} || ' ' || " + relation_words("{t}.relation") + " || ' ' || {related_group_id}",
     "event_groups": "{group_id} || ' (' || " + words("{t}.role") + " || '): ' || {event_id}",
     "event_people": "{person_id} || ' (' || " + words("{t}.role") + " || '): ' || {event_id}",
+    "documents": "{t}.quoted || ' of its ' || {t}.sentences || ' sentences quoted (' "
+                 "|| cast(round({t}.quoted_share * 100) as integer) || '%)'",
 }
 
 # What one record of each table is, in words, for headings and page titles.
@@ -126,6 +128,7 @@ KINDS = {
     "dispute_topics": "Dispute", "claims": "Claim", "aliases": "Name in the sources",
     "memberships": "Membership", "group_relations": "Relation between groups",
     "event_groups": "A group's part in an event", "event_people": "A person's part in an event",
+    "documents": "How much of a document the claims quote",
 }
 
 

@@ -50,23 +50,28 @@ def reading_text(text: str) -> str:
     return " ".join(text.split())
 
 
-def offset_in(quote: str, text: str) -> int | None:
-    """Where the quote's first part starts in `text`, if all its parts stand there in order."""
+def spans_in(quote: str, text: str) -> list[tuple[int, int]] | None:
+    """Where each part of the quote stands in `text` (start, end), if all stand there in order."""
     if "..." not in quote and "\u2026" not in quote:
         at = text.find(part) if (part := normalise(quote)) else -1
-        return at if at >= 0 else None
+        return [(at, at + len(part))] if at >= 0 else None
     parts = [p for p in map(normalise, _ELLIPSIS.split(quote)) if p]
     if not parts:
         return None
-    first = pos = text.find(parts[0])
-    if first < 0:
-        return None
+    spans, pos = [], 0
     for part in parts:
         hit = text.find(part, pos)
         if hit < 0:
             return None
         pos = hit + len(part)
-    return first
+        spans.append((hit, pos))
+    return spans
+
+
+def offset_in(quote: str, text: str) -> int | None:
+    """Where the quote's first part starts in `text`, if all its parts stand there in order."""
+    spans = spans_in(quote, text)
+    return spans[0][0] if spans else None
 
 
 def missing_part(quote: str, text: str) -> str:
@@ -162,6 +167,20 @@ class Documents:
             self.texts[name] = reading_text(normalise(path.read_text(encoding="utf-8", errors="replace"))) \
                 if self.problem(name) is None else None
         return self.texts[name]
+
+
+def claim_spans(conn: sqlite3.Connection, docs: Documents) -> dict[str, list[tuple[int, int]]]:
+    """{document: the spans of its reading text that claims quote}, for sentences.py."""
+    documents = {sid: doc if doc is not None else None for sid, doc, _ in
+                 conn.execute("select id, document, cited_by_id from sources")}
+    cited_by = {sid: by for sid, _, by in conn.execute("select id, document, cited_by_id from sources")}
+    out: dict[str, list[tuple[int, int]]] = {}
+    for source_id, quote in conn.execute("select source_id, quote from claims"):
+        document = documents.get(source_id) or documents.get(cited_by.get(source_id))
+        text = docs.text(document) if document else None
+        if text is not None:
+            out.setdefault(document, []).extend(spans_in(quote, text) or [])
+    return out
 
 
 def check_claims(conn: sqlite3.Connection, docs: Documents,

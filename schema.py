@@ -212,7 +212,7 @@ NEUTRAL = "Who they are, in the dataset's own neutral words."
 RECORDS: dict[str, Record] = {
     "sources": Record(
         table="sources",
-        description="One row per document quoted (the five with `document` set) or per work those "
+        description="One row per document quoted (those with `document` set) or per work those "
                     "documents cite. Titles, authors, dates and URLs only as the documents give them.",
         fields=(
             Field("id", "slug", True, description=f"{ID} of the source."),
@@ -231,7 +231,7 @@ RECORDS: dict[str, Record] = {
             Field("language", max_len=50, description="Language of the work, as far as the document shows it."),
             Field("document", max_len=200,
                   description="File name of the source document in the curators' corpus; set only for the "
-                              "five documents quoted directly."),
+                              "documents quoted directly."),
             Field("cited_by", "ref", ref="sources", column="cited_by_id",
                   description="The document that cites this work (a source id)."),
             Field("notes", max_len=2000,

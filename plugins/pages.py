@@ -45,7 +45,7 @@ FILE_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charse
 DB = "imu"
 SITE = f"/{DB}/"
 # The order a reader meets the tables in: who and what first, the evidence, then the links.
-TABLE_ORDER = ["people", "groups", "events", "claims", "sources", "dispute_topics",
+TABLE_ORDER = ["people", "groups", "events", "claims", "sources", "documents", "dispute_topics",
                "memberships", "group_relations", "event_groups", "event_people", "aliases",
                "codebook", "dataset_info"]
 VIEWS = ["disputes", *(view for view, _ in spans.SPAN_TABLES.values())]
@@ -100,7 +100,9 @@ def site(datasette, info: dict) -> dict:
     return {
         "title": info.get("title"), "license": info.get("license"), "license_url": info.get("license_url"),
         "source": meta.get("source"), "source_url": meta.get("source_url"),
-        "citation": info.get("citation", ""), "summary": config.get("summary", ""),
+        "citation": info.get("citation", ""), "documents": info.get("documents", "public documents"),
+        # metadata.yml's summary names what the records are curated from as {documents}
+        "summary": config.get("summary", "").replace("{documents}", info.get("documents", "public documents")),
         "version": info.get("version"), "date": info.get("records_date"),
         "release": f"/{zip_file.name}" if zip_file else None,
         "release_mb": round(zip_file.stat().st_size / 1e6, 1) if zip_file else None,
@@ -311,7 +313,7 @@ async def json_ld(datasette, request) -> markupsafe.Markup:
     absolute = functools.partial(datasette.absolute_url, request)
     data = {
         "@context": "https://schema.org", "@type": "Dataset",
-        "name": info.get("title"), "description": (datasette.plugin_config("imu") or {}).get("summary"),
+        "name": info.get("title"), "description": site(datasette, info)["summary"],
         "url": absolute("/"), "version": info.get("version"), "dateModified": info.get("records_date"),
         "license": info.get("license_url"), "citation": info.get("citation"),
         "temporalCoverage": f"{first}/{last}" if first and last else None,
@@ -359,10 +361,13 @@ async def about(datasette, request):
         tables.append({"name": t, "count": counts.get(t), "description": meta.get("description", ""),
                        "columns": (meta.get("columns") or {}).items(),
                        "kind": "view" if t in VIEWS else "table"})
+    coverage_columns = ("d.sentences, d.quoted, d.partly_quoted, d.not_quoted, d.quoted_share"
+                        if "documents" in await db.table_names() else "null as sentences")
     documents = [dict(r) for r in await db.execute(
-        f"select id, {labels.SOURCE_LABEL_SQL.format(t='s')} as label, author, publisher, "
-        "published_text, url, kind, document from sources s where document is not null "
-        "order by published is null, published, id")]
+        f"select s.id, {labels.SOURCE_LABEL_SQL.format(t='s')} as label, author, publisher, "
+        f"published_text, url, kind, s.document, {coverage_columns} from sources s "
+        f"{'left join documents d on d.source_id = s.id' if 'd.' in coverage_columns else ''} "
+        "where s.document is not null order by published is null, published, s.id")]
     cited = (await db.execute("select count(*) from sources where document is null")).first()[0]
     queries = [{"name": n, "title": q.get("title") or n, "params": q.get("params") or [],
                 "description_html": markupsafe.Markup(q.get("description_html") or "")}

@@ -122,7 +122,8 @@ def datasets(draw):
     relations = [{"group": a, "relation": r, "related_group": b, **draw(date_range(required=False)),
                   "claims": draw(claims(source_ids, dispute_ids))}
                  for a, r, b in draw(st.lists(st.tuples(st.sampled_from(group_ids), st.sampled_from(schema.RELATIONS),
-                                                        st.sampled_from(group_ids)), max_size=2, unique=True))]
+                                                        st.sampled_from(group_ids)).filter(lambda t: t[0] != t[2]),
+                                              max_size=2, unique=True))]  # a group is never related to itself
     return {"sources": sources, "dispute_topics": topics, "groups": groups, "people": people,
             "events": events, "memberships": memberships, "group_relations": relations}
 
