@@ -87,7 +87,11 @@ def missing_part(quote: str, text: str) -> str:
 
 
 def closest_passage(part: str, text: str) -> tuple[float, str] | None:
-    """The passage of `text` most like `part`, widened to whole words, and how alike (0-100)."""
+    """The passage of `text` most like `part`, in whole words, and how alike (0-100).
+
+    rapidfuzz aligns a window as long as the quote; the passage is widened by a fifth on
+    each side and then cut to the words that match or replace the quote's, so a quote that
+    left out a word still sees its passage to the end."""
     from rapidfuzz import fuzz
 
     if not part or not text:
@@ -95,12 +99,20 @@ def closest_passage(part: str, text: str) -> tuple[float, str] | None:
     found = fuzz.partial_ratio_alignment(part, text)
     if found is None or found.score < 70:
         return None
-    start, end = found.dest_start, found.dest_end
+    slack = len(part) // 5 + 10
+    start, end = max(0, found.dest_start - slack), min(len(text), found.dest_end + slack)
     while start > 0 and not text[start - 1].isspace():
         start -= 1
     while end < len(text) and not text[end].isspace():
         end += 1
-    return found.score, text[start:end]
+    quoted, written = part.split(), text[start:end].split()
+    kept = [(i2 - i1, j1, j2) for op, i1, i2, j1, j2 in
+            difflib.SequenceMatcher(None, quoted, written, autojunk=False).get_opcodes() if op in ("equal", "replace")]
+    if not kept:
+        return None
+    (first_n, first, first_end), (last_n, last_start, last) = kept[0], kept[-1]
+    # a replaced word at either end stands for as many of the document's words, not all around it
+    return found.score, " ".join(written[max(first, first_end - first_n):min(last, last_start + last_n)])
 
 
 def differences(part: str, passage: str, most: int = 4) -> str:
@@ -113,8 +125,9 @@ def differences(part: str, passage: str, most: int = 4) -> str:
             said.append(f"{ours!r} where the document has {theirs!r}")
         elif op == "delete":
             said.append(f"{ours!r}, which the document does not have there")
-        elif op == "insert" and 0 < i1 < len(quoted):  # not the passage's extra words around it
-            said.append(f"the document has {theirs!r} before {quoted[i1]!r}")
+        elif op == "insert":
+            said.append(f"the document has {theirs!r} before {quoted[i1]!r}" if i1 < len(quoted)
+                        else f"the document goes on {theirs!r}")
     if not said:
         return ""
     more = f" (and {len(said) - most} more)" if len(said) > most else ""

@@ -294,10 +294,13 @@ def test_a_running_builds_temporary_files_are_left_alone(tmp_path):
 QUOTE_CASES = [
     ("not in the document", "quote: Something happened.", "quote: Something else happened.",
      "events[1].claims[0].quote: not found in doc.txt: 'Something else happened.'; the closest passage "
-     "(84% alike) reads 'Something happened. q'; differs: 'else', which the document does not have there"),
+     "(84% alike) reads 'Something happened.'; differs: 'else', which the document does not have there"),
     ("one letter wrong, after an omission", "quote: Something happened.", "quote: They did it. ... Something hapened.",
      "events[1].claims[0].quote: not found in doc.txt: 'They did it. ... Something hapened.'; the closest "
      "passage (94% alike) reads 'Something happened.'; differs: 'hapened.' where the document has 'happened.'"),
+    ("a word left out", "quote: Something happened.", "quote: A exists. They did it.",
+     "events[1].claims[0].quote: not found in doc.txt: 'A exists. They did it.'; the closest passage (95% alike) "
+     "reads 'A group exists. They did it.'; differs: the document has 'group' before 'exists.'"),
     ("nothing like it", "quote: Something happened.", "quote: Zebras quietly juggle xylophones.",
      "events[1].claims[0].quote: not found in doc.txt: 'Zebras quietly juggle xylophones.'; no passage of "
      "the document is close to it"),
@@ -432,7 +435,7 @@ def test_a_bad_quote_and_a_dangling_reference_are_reported_together(tmp_path, mo
     assert [e.split(": ", 1)[1] for e in exc.value.errors] == [
         "events[0].groups[0].group: 'nobody' is not the id of any record in groups",
         "events[1].claims[0].quote: not found in doc.txt: 'Nothing happened.'; the closest passage "
-        "(88% alike) reads 'Something happened. q'; differs: 'Nothing' where the document has 'Something'",
+        "(88% alike) reads 'Something happened.'; differs: 'Nothing' where the document has 'Something'",
     ]
 
 
