@@ -20,6 +20,7 @@ from pathlib import Path
 from schema import Field
 
 ROOT = Path(__file__).resolve().parent
+DB = "imu"  # the database's name, written once: the build writes DB.db, the site serves it at /DB
 VERSION_FILE = ROOT / "VERSION"
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 

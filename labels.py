@@ -216,7 +216,9 @@ def _label_column(columns: tuple) -> str | None:
 def record_url(table: str, id) -> str:
     from datasette.utils import tilde_encode  # the site's import, not the build's
 
-    return f"/imu/{tilde_encode(table)}/{tilde_encode(str(id))}"
+    from dataset import DB
+
+    return f"/{DB}/{tilde_encode(table)}/{tilde_encode(str(id))}"
 
 
 def link(table: str, id, text=None):

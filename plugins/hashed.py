@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl
 
 from datasette import hookimpl
 
-DB = "imu"
+from dataset import DB  # noqa: E402  (the database's name, written once)
 HASH_LENGTH = 7
 FAR_FUTURE = b"public, max-age=31536000, immutable"
 REDIRECT_MAX_AGE = 300

@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 # the pictures' scripts and the libraries they draw with (plugins/vendor/, from npm).
 FILES = {p.name: p for p in [HERE / "site.css", *HERE.glob("*.js"), *(HERE / "vendor").glob("*.js")]}
 FILE_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
-DB = "imu"
+from dataset import DB  # noqa: E402  (the database's name, written once)
 SITE = f"/{DB}/"
 # The order a reader meets the tables in: who and what first, the evidence, then the links.
 TABLE_ORDER = ["people", "groups", "events", "claims", "sources", "documents", "dispute_topics",
