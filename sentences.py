@@ -32,7 +32,7 @@ QUOTED_SHARE = 0.5
 
 DESCRIPTION = ("Derived at build time: one row per source document, with how many of its sentences the "
                "claims quote. A sentence is quoted when claims' quotes cover at least half of it, partly "
-               "quoted when they cover less. `make coverage` lists the longest passages no claim quotes.")
+               "quoted when they cover less. The command make coverage lists the longest passages no claim quotes.")
 FIELDS = (
     Field("id", description="The document's file name, as its source's `document` gives it."),
     Field("source_id", "ref", ref="sources", description="The source whose document it is."),
