@@ -116,6 +116,22 @@ for _tag, _pattern, _first in CORE_SCHEMA:
                                      list(_first) + ([""] if _tag.endswith(":null") else []))
 
 
+class SeedDumper(yaml.SafeDumper):
+    """PyYAML's dumper, deciding by the same YAML 1.2 core rules which text must be quoted:
+    YAML 1.1's would write `0E0` or `1e5` plain, which the core schema reads as a number."""
+
+
+SeedDumper.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in CORE_SCHEMA:
+    SeedDumper.add_implicit_resolver(_tag, re.compile(f"^(?:{_pattern})$"),
+                                     list(_first) + ([""] if _tag.endswith(":null") else []))
+
+
+def dump(data, **options) -> str:
+    """Records as seed YAML that read back exactly (tests and tools that write seeds)."""
+    return yaml.dump(data, Dumper=SeedDumper, allow_unicode=True, **options)
+
+
 def construct_core_int(loader, node):
     """An integer as YAML 1.2 reads it: decimal (a leading 0 too), 0o octal or 0x hex."""
     text = loader.construct_scalar(node)

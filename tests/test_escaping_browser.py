@@ -9,9 +9,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-import yaml
 
 import build_db
+import seedparse
 from conftest import ROOT, datasette_server, local_only_page
 
 SCRIPT = "<script>window.__xss = 'script'</script>"
@@ -57,7 +57,7 @@ def hostile_server(tmp_path_factory, settings):
     work = tmp_path_factory.mktemp("hostile")
     seeds = work / "seeds"
     shutil.copytree(ROOT / "seeds", seeds)
-    (seeds / "zz-hostile.yml").write_text(yaml.safe_dump(HOSTILE, allow_unicode=True))
+    (seeds / "zz-hostile.yml").write_text(seedparse.dump(HOSTILE))
     db = work / "imu.db"
     build_db.build(seeds, db, docs=None)  # the hostile claims quote no document
     with datasette_server(db, settings, work) as url:

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 import build_db
+import seedparse
 from fold import search_problem
 from conftest import ROOT, datasette_server
 
@@ -68,7 +69,7 @@ def db_path(tmp_path_factory) -> Path:
     seeds = tmp / "seeds"
     shutil.copytree(ROOT / "seeds", seeds)
     source = yaml.safe_load((ROOT / "seeds" / "sources.yml").read_text())["sources"][0]["id"]
-    (seeds / "zz-hostile.yml").write_text(yaml.safe_dump(hostile_records(source), allow_unicode=True,
+    (seeds / "zz-hostile.yml").write_text(seedparse.dump(hostile_records(source),
                                                          sort_keys=False), encoding="utf-8")
     out = tmp / "imu.db"
     build_db.build(seeds, out, docs=None)  # the hostile claims quote no document

@@ -1,6 +1,6 @@
 """Property tests: generated good records always build; one bad field always fails cleanly.
 
-Records are generated as plain Python data, written as YAML with yaml.safe_dump (one
+Records are generated as plain Python data, written as YAML with seedparse.dump (one
 file per record type, so references cross files), then built. A bad variant changes a
 single field of a single record; the build must raise BuildError with an error that
 names the file, the line where PyYAML's own composer puts that field, and the field path.
@@ -17,6 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import build_db
+import seedparse
 import schema
 import spans
 
@@ -134,7 +135,7 @@ def write(seeds: Path, data: dict) -> dict[str, str]:
     texts = {}
     for rec_type, records in data.items():
         name = f"{rec_type}.yml"
-        texts[name] = yaml.safe_dump({rec_type: records}, allow_unicode=True, sort_keys=False, width=10_000)
+        texts[name] = seedparse.dump({rec_type: records}, sort_keys=False, width=10_000)
         (seeds / name).write_text(texts[name], encoding="utf-8")
     return texts
 

@@ -160,6 +160,14 @@ def test_seeds_are_read_as_yaml_1_2_core_schema(tmp_path, old, new, column, valu
     assert full == incremental == value and type(full) is type(incremental) is type(value)
 
 
+def test_what_seedparse_dump_writes_reads_back_exactly():
+    """Text YAML 1.1 would write plain (0E0, 1e5) reads back as text under the core schema."""
+    import seedparse
+
+    values = ["0E0", "1e5", "yes", "NO", "012", "1:20", "true", "null", "", "~", ".inf", "0x1F", 12, 1.5, None, True]
+    assert seedparse.read_seed(seedparse.dump({"v": values}).encode(), "x")[0] == {"v": values}
+
+
 # Each case: (name, {file: content}, [expected error lines]). `E` is seeds/events.yml with
 # events[1] changed; `at(marker)` is the line in it where the marker is.
 
