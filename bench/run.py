@@ -44,6 +44,14 @@ for path in sys.argv[1:]:
     with open(path, "rb") as f:
         yaml.load(f, Loader=yaml.CSafeLoader)
 """
+# The fastest YAML parser for Python found here (yaml-rs, in Rust; bench/RESULTS.md names the
+# others tried): its bare parse of the same files, the floor a build on it could approach.
+RUST_FLOOR = """
+import sys, yaml_rs
+for path in sys.argv[1:]:
+    with open(path, encoding="utf-8") as f:
+        yaml_rs.loads(f.read(), parse_datetime=False)
+"""
 # The naive database gets full-text search on the text columns our build indexes,
 # where yaml-to-sqlite made them (claims and aliases stay nested JSON there).
 NAIVE_FTS = {
@@ -129,6 +137,7 @@ def build_figures(size: int, workdir: Path, naive: bool) -> dict:
              "--docs", str(generate.docs_folder(seeds))]
     fig["build"] = measure(build)
     fig["floor"] = measure([str(BIN / "python"), "-c", PARSE_FLOOR, *map(str, files)])
+    fig["rust_floor"] = measure([str(BIN / "python"), "-c", RUST_FLOOR, *map(str, files)])
     fig["db_mb"] = ours.stat().st_size / 1e6
 
     # Incremental: change one event's title in the middle events file, rebuild, put it back.
@@ -377,15 +386,16 @@ def report(builds: list[dict], serving: list[dict], serve_size: int | None, n: i
         "",
         "### Build",
         "",
-        "| events | YAML | parse floor | build_db.py | build / floor | naive pipeline | naive / build "
-        "| incremental rebuild | incremental / build |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| events | YAML | parse floor | yaml-rs floor | build_db.py | build / floor | build / yaml-rs "
+        "| naive pipeline | naive / build | incremental rebuild | incremental / build |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for f in builds:
-        b, fl, inc, nv = f["build"], f["floor"], f["incremental"], f.get("naive")
+        b, fl, inc, nv, rs = f["build"], f["floor"], f["incremental"], f.get("naive"), f.get("rust_floor")
         lines.append(
-            f"| {f['size']:,} | {f['mb']:.0f} MB in {f['files']} files | {fmt_s(fl[0])} | {fmt_s(b[0])} "
-            f"| {b[0] / fl[0]:.2f}x | {fmt_s(nv[0]) if nv else 'not run'} "
+            f"| {f['size']:,} | {f['mb']:.0f} MB in {f['files']} files | {fmt_s(fl[0])} "
+            f"| {fmt_s(rs[0]) if rs else '-'} | {fmt_s(b[0])} "
+            f"| {b[0] / fl[0]:.2f}x | {f'{b[0] / rs[0]:.1f}x' if rs else '-'} | {fmt_s(nv[0]) if nv else 'not run'} "
             f"| {f'{nv[0] / b[0]:.1f}x' if nv else '-'} | {fmt_s(inc[0])} (back: {fmt_s(f['revert'][0])}) "
             f"| {inc[0] / b[0]:.1%} |")
     lines += [
@@ -403,7 +413,8 @@ def report(builds: list[dict], serving: list[dict], serve_size: int | None, n: i
     lines += [
         "",
         "Wall times of one run each. *Parse floor*: `yaml.load(f, Loader=yaml.CSafeLoader)` of every "
-        "file, nothing else, in one process. *build_db.py*: a full build from scratch (no cache). "
+        "file, nothing else, in one process. *yaml-rs floor*: `yaml_rs.loads()` (yaml-rs 0.1.6, "
+        "in Rust) of the same files, likewise. *build_db.py*: a full build from scratch (no cache). "
         "*Naive pipeline*: `yaml-to-sqlite naive.db TABLE - --pk id` for each file (fed from "
         "below its one top-level key), then `sqlite-utils enable-fts` on events, groups, people "
         "and sources; its claims and aliases stay nested JSON. *Incremental rebuild*: "
