@@ -194,6 +194,8 @@ def test_benchmark_runs_at_1000_events(tmp_path):
     assert "| 1,000 |" in text
     table = [line for line in text.splitlines() if line.startswith("| 1,000 |")][0]
     assert "not run" not in table  # the naive pipeline ran
+    cells = [c.strip() for c in table.strip("|").split("|")]
+    assert cells[2].endswith(" s") and cells[3].endswith(" s") and cells[6].endswith("x")  # both parse floors
     for page in ("events table, default facets", "events sorted by date", "full-text search", "JSON API"):
         row = next(line for line in text.splitlines() if line.startswith(f"| {page}"))
         cells = [c.strip() for c in row.strip("|").split("|")]
