@@ -49,7 +49,7 @@ def test_make_serve_runs_the_tested_command():
     assert "serve_prod.serve_command(" in (ROOT / "scripts" / "serve.py").read_text()
 
 
-def test_make_serve_serves_what_was_last_built(tmp_path):
+def test_make_serve_serves_what_was_last_built(tmp_path, db_path):
     """A running `make serve` (scripts/serve.py) serves a rebuilt database within seconds:
     Datasette itself went on serving the file it opened."""
     import shutil
@@ -59,7 +59,7 @@ def test_make_serve_serves_what_was_last_built(tmp_path):
     import urllib.request
 
     db = tmp_path / "imu.db"
-    shutil.copy(ROOT / "imu.db", db)
+    shutil.copy(db_path, db)  # the tests' build (a fresh clone has no imu.db of its own)
     port = serve_prod.free_port()
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve.py"), "--port", str(port),
                              "--db", str(db), "--inspect-file", str(tmp_path / "inspect.json")],
