@@ -183,15 +183,19 @@ class Documents:
 
 
 def claim_spans(conn: sqlite3.Connection, docs: Documents) -> dict[str, list[tuple[int, int]]]:
-    """{document: the spans of its reading text that claims quote}, for sentences.py."""
-    documents = {sid: doc if doc is not None else None for sid, doc, _ in
-                 conn.execute("select id, document, cited_by_id from sources")}
-    cited_by = {sid: by for sid, _, by in conn.execute("select id, document, cited_by_id from sources")}
+    """{document: the spans of its reading text that claims quote}, for sentences.py. A
+    quote in one part starts at its claim's quote_offset, which the build has found."""
+    sources = {sid: (doc, by) for sid, doc, by in conn.execute("select id, document, cited_by_id from sources")}
     out: dict[str, list[tuple[int, int]]] = {}
-    for source_id, quote in conn.execute("select source_id, quote from claims"):
-        document = documents.get(source_id) or documents.get(cited_by.get(source_id))
+    for source_id, quote, offset in conn.execute("select source_id, quote, quote_offset from claims"):
+        document, cited_by = sources.get(source_id, (None, None))
+        document = document or sources.get(cited_by, (None, None))[0]
         text = docs.text(document) if document else None
-        if text is not None:
+        if text is None:
+            continue
+        if offset is not None and "..." not in quote and "\u2026" not in quote:
+            out.setdefault(document, []).append((offset, offset + len(normalise(quote))))
+        else:
             out.setdefault(document, []).extend(spans_in(quote, text) or [])
     return out
 
