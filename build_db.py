@@ -900,14 +900,14 @@ def load(labels: list[str], keys: dict[str, str], path: Path, jobs: int | None,
 
 
 def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: int | None,
-           cache: Cache, docs: Documents | None, docs_digest: str) -> tuple[dict[str, int], dict[str, str]] | None:
+           cache: Cache, docs: Documents | None, docs_digest: str) -> tuple[dict[str, int], dict[str, str], set] | None:
     """Apply the files changed since the last build to a copy of its database.
 
     The swapped rows' references are checked (and those to records that are gone),
     their quotes, and the full-text indexes and statistics of the tables they touch
     are made again as a full build makes them.
 
-    Returns rows per table and the parsed keys, or None when a full build is needed: no
+    Returns rows per table, the parsed keys and the tables touched, or None when a full build is needed: no
     usable manifest, a file added or removed (rowids follow the files' order), many
     files changed, the sources or documents changed (every quote is then checked
     again), or anything wrong (the full build then reports it).
@@ -950,7 +950,8 @@ def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: 
                                            for shadow in ("data", "idx", "docsize", "config"))])
         conn.commit()
         log(f"rebuilt the search of {', '.join(searched)} and the statistics of the tables touched")
-        return {t: conn.execute(f"select count(*) from [{t}]").fetchone()[0] for t in TABLES}, parsed
+        return ({t: conn.execute(f"select count(*) from [{t}]").fetchone()[0] for t in TABLES}, parsed,
+                touched)
     except sqlite3.IntegrityError:  # an id used in two files
         return None
     finally:
@@ -1052,9 +1053,10 @@ def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True,
         if result is None:
             log("full build")
             tmp.unlink(missing_ok=True)
-            result = load(labels, keys, tmp, jobs, store, documents)
-        counts, parsed = result
-        sentences.write(tmp, documents)  # how much of each document the claims quote
+            result = (*load(labels, keys, tmp, jobs, store, documents), None)
+        counts, parsed, touched = result
+        if touched is None or "claims" in touched:  # how much of each document the claims quote
+            sentences.write(tmp, documents)
         problems = dataset.write(tmp, seeds, paths, described())
         if problems:
             raise BuildError(problems)
