@@ -61,6 +61,8 @@ def test_make_serve_serves_what_was_last_built(tmp_path, db_path):
     db = tmp_path / "imu.db"
     shutil.copy(db_path, db)  # the tests' build (a fresh clone has no imu.db of its own)
     port = serve_prod.free_port()
+    inspect_file = tmp_path / "inspect.json"
+    inspect_file.write_text("{}")  # as `make build` leaves one; made again on the rebuild
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve.py"), "--port", str(port),
                              "--db", str(db), "--inspect-file", str(tmp_path / "inspect.json")],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -74,7 +76,6 @@ def test_make_serve_serves_what_was_last_built(tmp_path, db_path):
             return None
 
     try:
-        (tmp_path / "inspect.json").write_text("{}")  # made again on the first rebuild
         deadline = time.monotonic() + 60
         while (old := title()) is None:
             assert time.monotonic() < deadline and proc.poll() is None, "serve.py did not start"
@@ -84,12 +85,17 @@ def test_make_serve_serves_what_was_last_built(tmp_path, db_path):
         with sqlite3.connect(rebuilt) as con:
             con.execute("update events set title = 'Rebuilt title' where id = '1999-tashkent-bombings'")
         os.replace(rebuilt, db)  # as build_db.py writes the database: a new file renamed into place
+        # Datasette alone opens the new file for a new connection but keeps the old one's: the
+        # restart (after the inspect file is made again) is what makes every answer the new one's
         deadline = time.monotonic() + 30
+        while "imu" not in json.loads(inspect_file.read_text() or "{}"):
+            assert time.monotonic() < deadline, "the inspect file was not made again"
+            time.sleep(0.3)
         while title() != "Rebuilt title":
             assert time.monotonic() < deadline, f"still serving {title()!r}"
             time.sleep(0.3)
         assert old != "Rebuilt title"
-        assert json.loads((tmp_path / "inspect.json").read_text())["imu"]["tables"]["events"]["count"] > 0
+        assert json.loads(inspect_file.read_text())["imu"]["tables"]["events"]["count"] > 0
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
