@@ -133,9 +133,11 @@ def folded(scope):
 
 
 async def send_error(datasette, scope, receive, send, status: int, message: str) -> None:
-    """Datasette's own error page (or JSON, for a .json URL) from outside Datasette."""
-    request = Request(scope, receive)
-    response = await datasette_error_page(datasette, request, DatasetteError(message, status=status))()
+    """The site's error page (or Datasette's JSON, for a .json URL) from outside Datasette,
+    where no CSRF token is made (an error page has no form that posts)."""
+    await datasette.invoke_startup()  # the page's template reads what start-up reads
+    request = Request(dict(scope, csrftoken=lambda: ""), receive)
+    response = await site_error_page(datasette, request, DatasetteError(message, status=status))()
     if status == 405:
         response.headers["allow"] = ", ".join(sorted(METHODS))
     await response.asgi_send(send)

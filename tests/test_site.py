@@ -133,10 +133,12 @@ def test_counts_of_visitors_sql_are_not_remembered(traced):
     ("/no-such-page", 404, "Database not found"),
     ("/imu/events/no-such-event", 404, "Record not found"),
     ("/imu/events?_sort=no_such_column", 400, "Cannot sort table by no_such_column"),
-    ("/imu?sql=selec", 400, "Invalid SQL")])
+    ("/imu?sql=selec", 400, "Invalid SQL"),
+    ("/\\evil.example/", 404, "Not found")])  # refused before Datasette sees it
 def test_error_pages_are_the_sites_pages(ds, path, status, words):
     """plugins/readonly.py: Datasette renders its errors without the plugins' hooks, so its
-    error pages had neither the site's stylesheet nor its scripts; the JSON is Datasette's."""
+    error pages had neither the site's stylesheet nor its scripts; the JSON is Datasette's.
+    A request refused before Datasette sees it gets the same page."""
     r = get(ds, path)
     assert r.status_code == status and words in r.text
     assert "/-/static-plugins/imu/site.css" in r.text and "/-/static-plugins/imu/a11y.js" in r.text
