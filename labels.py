@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 
+from dataset import DB  # the database's name, written once
+
 
 def source_label(title: str | None, publisher: str | None = None, author: str | None = None) -> str:
     """'GlobalSecurity.org, “Islamic Movement of Uzbekistan (IMU) / ...”'; a title the
@@ -215,8 +217,6 @@ def _label_column(columns: tuple) -> str | None:
 
 def record_url(table: str, id) -> str:
     from datasette.utils import tilde_encode  # the site's import, not the build's
-
-    from dataset import DB
 
     return f"/{DB}/{tilde_encode(table)}/{tilde_encode(str(id))}"
 

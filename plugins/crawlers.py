@@ -18,8 +18,7 @@ from datasette.utils import tilde_encode
 from datasette.utils.asgi import NotFound, Response
 
 import labels
-
-from dataset import DB  # noqa: E402  (the database's name, written once)
+from dataset import DB  # the database's name, written once
 PER_FILE = 50_000
 # Everything else is allowed; no Allow line, since the longest matching rule wins and an
 # "Allow: /imu/" would outrank "Disallow: /*?".

@@ -35,8 +35,7 @@ import re
 from urllib.parse import parse_qsl
 
 from datasette import hookimpl
-
-from dataset import DB  # noqa: E402  (the database's name, written once)
+from dataset import DB  # the database's name, written once
 HASH_LENGTH = 7
 FAR_FUTURE = b"public, max-age=31536000, immutable"
 REDIRECT_MAX_AGE = 300

@@ -33,6 +33,7 @@ from datasette.utils.asgi import AsgiFileDownload, NotFound, Response
 
 import dataset
 import labels
+from dataset import DB  # the database's name, written once
 import spans
 from dates import row_phrase
 from schema import CLAIM, RECORDS
@@ -42,7 +43,6 @@ HERE = Path(__file__).resolve().parent
 # the pictures' scripts and the libraries they draw with (plugins/vendor/, from npm).
 FILES = {p.name: p for p in [HERE / "site.css", *HERE.glob("*.js"), *(HERE / "vendor").glob("*.js")]}
 FILE_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
-from dataset import DB  # noqa: E402  (the database's name, written once)
 SITE = f"/{DB}/"
 # The order a reader meets the tables in: who and what first, the evidence, then the links.
 TABLE_ORDER = ["people", "groups", "events", "claims", "sources", "documents", "dispute_topics",
@@ -97,12 +97,13 @@ def site(datasette, info: dict) -> dict:
     meta = datasette.metadata() or {}
     config = datasette.plugin_config("imu") or {}
     zip_file = release_file(datasette, info.get("version"))
+    documents = info.get("documents", "public documents")
     return {
         "title": info.get("title"), "license": info.get("license"), "license_url": info.get("license_url"),
         "source": meta.get("source"), "source_url": meta.get("source_url"),
-        "citation": info.get("citation", ""), "documents": info.get("documents", "public documents"),
+        "citation": info.get("citation", ""), "documents": documents,
         # metadata.yml's summary names what the records are curated from as {documents}
-        "summary": config.get("summary", "").replace("{documents}", info.get("documents", "public documents")),
+        "summary": config.get("summary", "").replace("{documents}", documents),
         "version": info.get("version"), "date": info.get("records_date"),
         "release": f"/{zip_file.name}" if zip_file else None,
         "release_mb": round(zip_file.stat().st_size / 1e6, 1) if zip_file else None,
@@ -361,12 +362,13 @@ async def about(datasette, request):
         tables.append({"name": t, "count": counts.get(t), "description": meta.get("description", ""),
                        "columns": (meta.get("columns") or {}).items(),
                        "kind": "view" if t in VIEWS else "table"})
-    coverage_columns = ("d.sentences, d.quoted, d.partly_quoted, d.not_quoted, d.quoted_share"
-                        if "documents" in await db.table_names() else "null as sentences")
+    # each document's quoted sentences (sentences.py), where the database has them
+    coverage, join = ((", d.sentences, d.quoted, d.partly_quoted, d.quoted_share",
+                       "left join documents d on d.source_id = s.id")
+                      if "documents" in await db.table_names() else ("", ""))
     documents = [dict(r) for r in await db.execute(
         f"select s.id, {labels.SOURCE_LABEL_SQL.format(t='s')} as label, author, publisher, "
-        f"published_text, url, kind, s.document, {coverage_columns} from sources s "
-        f"{'left join documents d on d.source_id = s.id' if 'd.' in coverage_columns else ''} "
+        f"published_text, url, kind, s.document{coverage} from sources s {join} "
         "where s.document is not null order by published is null, published, s.id")]
     cited = (await db.execute("select count(*) from sources where document is null")).first()[0]
     queries = [{"name": n, "title": q.get("title") or n, "params": q.get("params") or [],

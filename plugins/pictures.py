@@ -24,8 +24,7 @@ from datasette.utils import tilde_decode
 
 import labels
 from schema import RELATIONS
-
-from dataset import DB  # noqa: E402  (the database's name, written once)
+from dataset import DB  # the database's name, written once
 PICTURES = ("network", "events_per_year")
 
 # (colour, cytoscape arrow shape) per relation: colours from Tableau 10, arrows differ too,

@@ -27,8 +27,7 @@ import labels
 import spans
 from dates import row_phrase
 from schema import CLAIM
-
-from dataset import DB  # noqa: E402  (the database's name, written once)
+from dataset import DB  # the database's name, written once
 # Claims link to what they support through one of these columns (schema.CLAIM).
 SUBJECT_COLUMNS = set(CLAIM.parent_column.values())
 # A canned query's parameter names a record of this table.

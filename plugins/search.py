@@ -18,8 +18,7 @@ from rapidfuzz import fuzz, process
 
 import labels
 from fold import fold, search_problem
-
-from dataset import DB  # noqa: E402  (the database's name, written once)
+from dataset import DB  # the database's name, written once
 LIMIT = 5
 CUTOFF = 75  # rapidfuzz's ratio, 0-100: "Yuldasev" and "Yoldashev" fold to 83
 NAMES_SQL = """
