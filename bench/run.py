@@ -211,11 +211,8 @@ def our_serve_args(db: Path) -> list[str]:
     """`make serve`'s options (serve_prod.serve_command, which scripts/serve.py runs), for
     another database; serve() picks a free local port."""
     inspect = db.with_name("inspect.json")
-    subprocess.run([str(BIN / "datasette"), "inspect", str(db), "--inspect-file", str(inspect)],
-                   cwd=ROOT, check=True)
-    command = serve_prod.serve_command(db, inspect, "127.0.0.1", 0)[2:]  # after `datasette serve`
-    at = command.index("--host")
-    return command[:at] + command[at + 4:]  # without --host and --port
+    serve_prod.inspect(db, inspect)
+    return serve_prod.serve_command(db, inspect)[2:]  # after `datasette serve`
 
 
 PLAIN = ("events_map", "canned query `events_map` in plain Datasette: the same SQL and rows, "

@@ -20,19 +20,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import serve_prod  # noqa: E402  (the command line, shared with the replicas and the tests)
+import serve_prod  # noqa: E402  (the command line, inspect and stop, shared with the replicas and the tests)
 
 POLL_SECONDS = 1.0
-
-
-def inspect(db: Path, out: Path) -> None:
-    """`datasette inspect`, written beside and renamed into place."""
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    subprocess.run([str(BIN / "datasette"), "inspect", str(db), "--inspect-file", str(tmp)], check=True, cwd=ROOT)
-    os.replace(tmp, out)
 
 
 def stamp(db: Path) -> tuple | None:
@@ -73,17 +65,11 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             seen = now
             print(f"{db.name} was rebuilt: serving the new database", file=sys.stderr, flush=True)
-            inspect(db, inspect_file)
-            server.terminate()
-            server.wait(20)
+            serve_prod.inspect(db, inspect_file)
+            serve_prod.stop([server])
             server = start()
     finally:
-        if server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        serve_prod.stop([server])
     return 0
 
 

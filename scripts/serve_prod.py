@@ -44,11 +44,34 @@ def settings(values: dict | None = None) -> list[str]:
     return out
 
 
-def serve_command(db: Path, inspect: Path, host: str, port: int, values: dict | None = None) -> list[str]:
-    """The `datasette serve` command line of make serve (scripts/serve.py), the replicas and
-    the tests' servers: one place, so that what is tested is what is served."""
+def serve_command(db: Path, inspect: Path, host: str | None = None, port: int | None = None,
+                  values: dict | None = None) -> list[str]:
+    """The `datasette serve` command line of make serve (scripts/serve.py), the replicas, the
+    tests' servers and the benchmarks (which pick their own port): one place, so that what
+    is tested is what is served."""
+    where = ["--host", host, "--port", str(port)] if host is not None else []
     return [str(BIN / "datasette"), "serve", "-i", str(db), "--inspect-file", str(inspect),
-            *SERVE_OPTIONS, "--host", host, "--port", str(port), *settings(values)]
+            *SERVE_OPTIONS, *where, *settings(values)]
+
+
+def inspect(db: Path, out: Path) -> None:
+    """`datasette inspect` of the database into `out`, written beside it and renamed into
+    place, so that a server starting meanwhile never reads half a file."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    subprocess.run([str(BIN / "datasette"), "inspect", str(db), "--inspect-file", str(tmp)], check=True, cwd=ROOT)
+    os.replace(tmp, out)
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM to each process still running, then wait; SIGKILL to any still there after 10 s."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def record_replicas(run: Path, replicas: dict[int, subprocess.Popen]) -> None:
@@ -100,13 +123,13 @@ def main(argv=None) -> int:
     db, run = args.db.resolve(), args.run_dir.resolve()
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
-    inspect = run / "inspect.json"
-    subprocess.run([str(BIN / "datasette"), "inspect", str(db), "--inspect-file", str(inspect)], check=True)
+    inspect_file = run / "inspect.json"
+    inspect(db, inspect_file)
     subprocess.run([sys.executable, str(ROOT / "scripts" / "error_pages.py"), str(db), str(run / "errors")], check=True)
     ports = [free_port() for _ in range(args.replicas)]
-    replicas = {p: replica(db, inspect, p) for p in ports}
+    replicas = {p: replica(db, inspect_file, p) for p in ports}
     record_replicas(run, replicas)
-    proxy = subprocess.Popen([nginx, "-p", str(run), "-c", str(nginx_conf(run, args.host, args.port, db, ports, hashed_route(inspect)))])
+    proxy = subprocess.Popen([nginx, "-p", str(run), "-c", str(nginx_conf(run, args.host, args.port, db, ports, hashed_route(inspect_file)))])
     stopping = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.append(True))
@@ -116,18 +139,11 @@ def main(argv=None) -> int:
             for port, proc in list(replicas.items()):
                 if proc.poll() is not None:  # a replica died: start it again on its port
                     print(f"replica on port {port} exited ({proc.returncode}); restarting", flush=True)
-                    replicas[port] = replica(db, inspect, port)
+                    replicas[port] = replica(db, inspect_file, port)
                     record_replicas(run, replicas)
             time.sleep(0.5)
     finally:
-        for proc in [proxy, *replicas.values()]:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in [proxy, *replicas.values()]:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop([proxy, *replicas.values()])
     return 0 if stopping else 1
 
 

@@ -129,10 +129,8 @@ def datasette_server(db_path: Path, settings: dict, workdir: Path):
     import time
     import urllib.request
 
-    datasette = str(Path(sys.executable).parent / "datasette")
     inspect_file = workdir / "inspect.json"
-    subprocess.run([datasette, "inspect", str(db_path), "--inspect-file", str(inspect_file)],
-                   check=True, cwd=ROOT)
+    serve_prod.inspect(db_path, inspect_file)
     port = free_port()
     log = workdir / "datasette.log"
     with open(log, "wb") as out:
