@@ -110,10 +110,14 @@ CORE_SCHEMA = [
                                 r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)", "-+.0123456789"),
     ("tag:yaml.org,2002:merge", r"<<", "<"),  # not in YAML 1.2, but the seeds' grammar has it
 ]
-SeedLoader.yaml_implicit_resolvers = {}
-for _tag, _pattern, _first in CORE_SCHEMA:
-    SeedLoader.add_implicit_resolver(_tag, re.compile(f"^(?:{_pattern})$"),
-                                     list(_first) + ([""] if _tag.endswith(":null") else []))
+
+
+def use_core_schema(cls) -> None:
+    """Give a PyYAML loader or dumper class the core schema's resolvers in place of YAML 1.1's."""
+    cls.yaml_implicit_resolvers = {}
+    for tag, pattern, first in CORE_SCHEMA:
+        cls.add_implicit_resolver(tag, re.compile(f"^(?:{pattern})$"),
+                                  list(first) + ([""] if tag.endswith(":null") else []))
 
 
 class SeedDumper(yaml.SafeDumper):
@@ -121,10 +125,8 @@ class SeedDumper(yaml.SafeDumper):
     YAML 1.1's would write `0E0` or `1e5` plain, which the core schema reads as a number."""
 
 
-SeedDumper.yaml_implicit_resolvers = {}
-for _tag, _pattern, _first in CORE_SCHEMA:
-    SeedDumper.add_implicit_resolver(_tag, re.compile(f"^(?:{_pattern})$"),
-                                     list(_first) + ([""] if _tag.endswith(":null") else []))
+use_core_schema(SeedLoader)
+use_core_schema(SeedDumper)
 
 
 def dump(data, **options) -> str:
