@@ -50,22 +50,31 @@ def reading_text(text: str) -> str:
     return " ".join(text.split())
 
 
-def spans_in(quote: str, text: str) -> list[tuple[int, int]] | None:
-    """Where each part of the quote stands in `text` (start, end), if all stand there in order."""
+def parts_of(quote: str) -> list[str]:
+    """A quote's parts as the document must hold them: split at "...", each normalised."""
     if "..." not in quote and "\u2026" not in quote:
-        at = text.find(part) if (part := normalise(quote)) else -1
-        return [(at, at + len(part))] if at >= 0 else None
-    parts = [p for p in map(normalise, _ELLIPSIS.split(quote)) if p]
-    if not parts:
-        return None
+        return [part] if (part := normalise(quote)) else []
+    return [p for p in map(normalise, _ELLIPSIS.split(quote)) if p]
+
+
+def walk(parts: list[str], text: str) -> tuple[list[tuple[int, int]], str | None]:
+    """Where each part stands in `text`, each after the one before (start, end), up to the
+    first part that does not; and that part, or None when all stand."""
     spans, pos = [], 0
     for part in parts:
         hit = text.find(part, pos)
         if hit < 0:
-            return None
+            return spans, part
         pos = hit + len(part)
         spans.append((hit, pos))
-    return spans
+    return spans, None
+
+
+def spans_in(quote: str, text: str) -> list[tuple[int, int]] | None:
+    """Where each part of the quote stands in `text` (start, end), if all stand there in order."""
+    parts = parts_of(quote)
+    spans, missing = walk(parts, text)
+    return spans if parts and missing is None else None
 
 
 def offset_in(quote: str, text: str) -> int | None:
@@ -76,14 +85,8 @@ def offset_in(quote: str, text: str) -> int | None:
 
 def missing_part(quote: str, text: str) -> str:
     """The first part of a quote (split at "...") that does not stand in `text` in order."""
-    parts = [p for p in map(normalise, _ELLIPSIS.split(quote)) if p] or [normalise(quote)]
-    pos = 0
-    for part in parts:
-        hit = text.find(part, pos)
-        if hit < 0:
-            return part
-        pos = hit + len(part)
-    return parts[0]  # every part stands, but not in order: the first is as good a guide as any
+    parts = parts_of(quote) or [normalise(quote)]
+    return walk(parts, text)[1] or parts[0]  # all stand, but not in order: the first will guide
 
 
 def closest_passage(part: str, text: str) -> tuple[float, str] | None:
@@ -182,14 +185,27 @@ class Documents:
         return self.texts[name]
 
 
+def source_documents(conn: sqlite3.Connection) -> dict[str, tuple[str | None, str | None]]:
+    """{source id: (its document, the source that cites it)}."""
+    return {row[0]: row[1:] for row in conn.execute("select id, document, cited_by_id from sources")}
+
+
+def document_of(sources: dict[str, tuple[str | None, str | None]], source_id: str) -> str | None:
+    """The document a claim citing `source_id` quotes: the source's own, or, for a cited work,
+    that of the source citing it."""
+    document, cited_by = sources.get(source_id, (None, None))
+    if document is None and cited_by in sources:
+        document = sources[cited_by][0]
+    return document
+
+
 def claim_spans(conn: sqlite3.Connection, docs: Documents) -> dict[str, list[tuple[int, int]]]:
     """{document: the spans of its reading text that claims quote}, for sentences.py. A
     quote in one part starts at its claim's quote_offset, which the build has found."""
-    sources = {sid: (doc, by) for sid, doc, by in conn.execute("select id, document, cited_by_id from sources")}
+    sources = source_documents(conn)
     out: dict[str, list[tuple[int, int]]] = {}
     for source_id, quote, offset in conn.execute("select source_id, quote, quote_offset from claims"):
-        document, cited_by = sources.get(source_id, (None, None))
-        document = document or sources.get(cited_by, (None, None))[0]
+        document = document_of(sources, source_id)
         text = docs.text(document) if document else None
         if text is None:
             continue
@@ -207,7 +223,7 @@ def check_claims(conn: sqlite3.Connection, docs: Documents,
     Returns problems as (table, id, message), for the build to place at their file and
     line, and (quote_offset, claim id) for every claim whose quote was found.
     """
-    sources = {row[0]: row[1:] for row in conn.execute("select id, document, cited_by_id from sources")}
+    sources = source_documents(conn)
     problems, offsets = [], []
     for source_id, (document, _) in sorted(sources.items()):
         if document is not None and (problem := docs.problem(document)):
@@ -218,9 +234,7 @@ def check_claims(conn: sqlite3.Connection, docs: Documents,
     for claim_id, source_id, quote in rows:
         if source_id not in sources:
             continue  # a dangling reference, which the build reports as such
-        document, cited_by = sources[source_id]
-        if document is None and cited_by in sources:
-            document = sources[cited_by][0]
+        document = document_of(sources, source_id)
         if document is None:
             problems.append(("claims", claim_id, f"source: {source_id!r} has no document and is not a cited "
                                                  "work (cited_by) of a source that has one"))
