@@ -91,7 +91,7 @@ class FileResult:
     open: set[int] = field(default_factory=set)  # records being validated (a record and its parents)
     visits: int = 0
     too_many: bool = False
-    unread: bool = False  # the file could not be parsed: its records are unknown
+    unread: str = ""  # the label of a file that could not be parsed: its records are unknown
 
 
 def check_value(f: Field, value) -> tuple[object, str | None]:
@@ -326,7 +326,7 @@ def check_file(data: bytes, label: str) -> FileResult:
 
 def check_doc(doc, label: str, result: FileResult) -> None:
     if doc is None:  # a parse error, already reported, or a file of comments only
-        result.unread = bool(result.errors)
+        result.unread = label if result.errors else ""
         if not result.errors:
             result.errors.append(f"{label}:1: file is empty; expected a mapping such as 'events: [...]'")
         return
@@ -370,7 +370,7 @@ def merge(results: list[FileResult]) -> None:
                 where[key] = loc
     # A file that could not be read may define any id: one syntax error there had buried
     # itself under 188 references to its records.
-    unread = [label for r in results if r.unread for label in {e.split(":", 1)[0] for e in r.errors}]
+    unread = [r.unread for r in results if r.unread]
     unchecked = 0
     for r in results:
         for table, ref_id, loc in r.refs:
@@ -694,7 +694,7 @@ def part_job(label: str, version: bytes | None, cache_dir: str | None) -> bytes:
     try:
         data = Path(label).read_bytes()
     except OSError as exc:
-        return pickle.dumps((label, "", {}, [f"{label}: cannot read: {exc.strerror or exc}"], {}, [], True))
+        return pickle.dumps((label, "", {}, [f"{label}: cannot read: {exc.strerror or exc}"], {}, [], label))
     key = file_key(version, label, data) if version is not None else ""
     with no_gc():
         p = make_part(label, data, key)
