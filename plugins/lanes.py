@@ -79,8 +79,12 @@ class EarliestFirst(concurrent.futures.Executor):
             thread.start()
 
     def submit(self, fn, /, *args, **kwargs):
+        return self.submit_by(None, fn, *args, **kwargs)
+
+    def submit_by(self, deadline: float | None, fn, /, *args, **kwargs):
+        """Run fn(*args, **kwargs) in its turn by deadline (None: after every deadline)."""
         future = concurrent.futures.Future()
-        deadline = args[0] if fn is in_sql_thread and args[0] is not None else float("inf")
+        deadline = float("inf") if deadline is None else deadline
         with self.ready:
             if self.stopping:
                 raise RuntimeError("cannot schedule new queries after shutdown")
@@ -139,7 +143,8 @@ class Lanes(concurrent.futures.Executor):
 
     def submit(self, fn, /, *args, **kwargs):
         if OPEN_SQL.get():
-            return self.open.submit(in_sql_thread, DEADLINE.get(), fn, *args, **kwargs)
+            deadline = DEADLINE.get()
+            return self.open.submit_by(deadline, in_sql_thread, deadline, fn, *args, **kwargs)
         return self.main.submit(in_sql_thread, None, fn, *args, **kwargs)
 
     def shutdown(self, wait=True, *, cancel_futures=False):

@@ -66,6 +66,8 @@ SOFT_HEAP_LIMIT = 64_000_000  # above it SQLite gives back what its caches hold 
 def heap_limit() -> int:
     value = os.environ.get("IMU_SQLITE_HEAP_MB", "").strip()
     return int(value) * 1_000_000 if value.isdigit() else HEAP_LIMIT
+
+
 TRIM_WORK = 10_000_000  # characters times set characters in one trim(); about 20 ms
 LIMITS = {
     sqlite3.SQLITE_LIMIT_LENGTH: MAX_LENGTH,
@@ -225,6 +227,7 @@ def may_slow() -> bool:
     thread.join()
     return answer[0]
 
+
 class Watchdog:
     """One thread that interrupts each connection whose query outlives its deadline."""
 
@@ -252,11 +255,10 @@ class Watchdog:
             self.deadlines[key] = (deadline, conn)
             if slowing:
                 self.slow[key] = (min(deadline, time.monotonic() + SLOW_SECONDS), me)
-                deadline = self.slow[key][0]
             if self.thread is None:
                 self.thread = threading.Thread(target=self.run, name="sqlguard-watchdog", daemon=True)
                 self.thread.start()
-            elif earliest is None or deadline < earliest:
+            elif earliest is None or self.earliest() < earliest:  # its next wake-up comes sooner
                 self.wake.notify()
         try:
             yield

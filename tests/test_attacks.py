@@ -385,11 +385,11 @@ def test_the_open_lane_takes_the_earliest_deadline_first_and_never_holds_a_late_
         return run
 
     now = time.monotonic()
-    busy = [pool.submit(lanes.in_sql_thread, now + 60, job(f"busy {i}")) for i in range(2)]
+    busy = [pool.submit_by(now + 60, job(f"busy {i}")) for i in range(2)]
     time.sleep(0.1)  # both threads are now held
-    later = pool.submit(lanes.in_sql_thread, now + 30, job("later"))
-    sooner = pool.submit(lanes.in_sql_thread, now + 20, job("sooner"))
-    late = pool.submit(lanes.in_sql_thread, now, job("past its deadline"))
+    later = pool.submit_by(now + 30, job("later"))
+    sooner = pool.submit_by(now + 20, job("sooner"))
+    late = pool.submit_by(now, job("past its deadline"))
     assert late.result(timeout=2) == "past its deadline"
     assert not later.done() and not sooner.done()
     release.set()
