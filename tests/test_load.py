@@ -51,3 +51,15 @@ def test_short_run_in_two_processes(live_server, db_path, metadata):
     plan = load.mixed_plan(mix, "imu", 120, 1, load.PLANS["mixed"])
     figures = load.run_processes(live_server, plan, concurrency=6, processes=2)
     assert figures["requests"] == 120 and figures["errors"] == []
+
+
+def test_a_short_hostile_load_run_sends_its_attacks_beside_the_readers(db_path, metadata):
+    """bench/load.py --hostile, short: serve-prod with readers alone, with hostile.py's attacks
+    sent open-loop from addresses of their own, and under 10,000 half-open connections."""
+    rows = load.hostile_runs(db_path, load.request_mix(db_path, metadata), count=1500, processes=2, clients=40)
+    assert [r["run"] for r in rows] == ["no attack", "1% attacks", "10,000 half-open connections"]
+    assert rows[1]["attacks"] > 0 and rows[0]["attacks"] == rows[2]["attacks"] == 0
+    for row in rows:
+        assert row["rps"] > 0 and len(row["errors"]) < 1500 // 20, row["errors"][:5]
+    report = load.hostile_report(rows, "test", ("0", "0"))
+    assert "| 1% attacks |" in report and "| no attack |" in report and "100%" in report
