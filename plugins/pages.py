@@ -363,7 +363,7 @@ async def about(datasette, request):
                        "columns": (meta.get("columns") or {}).items(),
                        "kind": "view" if t in VIEWS else "table"})
     # each document's quoted sentences (sentences.py), where the database has them
-    coverage, join = ((", d.sentences, d.quoted, d.partly_quoted, d.quoted_share",
+    coverage, join = ((f", {labels.LABELS['documents'].format(t='d')} as coverage, d.partly_quoted",
                        "left join documents d on d.source_id = s.id")
                       if "documents" in await db.table_names() else ("", ""))
     documents = [dict(r) for r in await db.execute(
