@@ -40,7 +40,7 @@ from cache import Cache, code_version, file_key
 from dates import date_phrase, parse_date
 from files import Terminated, out_problem, seed_files, sweep, temp_path, terminate_on_sigterm, worker_pool
 from fold import fold
-from quotes import DOCS, Documents, check_claims
+from quotes import DOCS, QUOTING, Documents, check_claims
 from seedparse import Mapping, duplicate_errors, read_seed, short
 from schema import (
     EVENT_CATEGORY, FTS, FTS_TOKENIZE, INDEXES, RECORDS, SLUG, TOP_LEVEL, Field, Record, table_fields,
@@ -223,7 +223,7 @@ def _check_record(rec_type: str, item: Mapping, where: str, label: str, result: 
     rec_id = row["id"]
     if rec_id is None:
         return None
-    if generated and rec_type in ("claims", "aliases") and (spec.table, rec_id) in result.where:
+    if generated and rec_type in ("claims", "aliases", "passages_left_out") and (spec.table, rec_id) in result.where:
         # e.g. two claims of one source: -2, -3...; each base remembers where it got to
         n = result.suffixes.get(rec_id, 2)
         while (spec.table, f"{rec_id}-{n}") in result.where:
@@ -264,6 +264,10 @@ def make_id(spec: Record, row: dict, parent) -> str | None:
         return f"{parent[1]}--{slugify(row['alias'] or '')}"
     if spec.table == "claims":
         return f"{parent[1]}--{row['source_id']}" if row.get("source_id") else None
+    if spec.table == "passages_left_out":
+        words = slugify(str(row.get("passage") or ""))
+        words = words if len(words) <= 40 else words[:41].rsplit("-", 1)[0]
+        return f"{row['source_id']}--{words}" if row.get("source_id") else None
     if spec.id_from and all(row.get(c) for c in spec.id_from):
         return "--".join(str(row[c]) for c in spec.id_from)
     return None
@@ -406,7 +410,7 @@ def described() -> dict[str, tuple[str, tuple[Field, ...]]]:
 
 # Tables in an order where each one's foreign keys point at tables already made.
 TABLE_ORDER = ("sources", "dispute_topics", "groups", "people", "aliases", "events",
-               "event_groups", "event_people", "memberships", "group_relations", "claims")
+               "event_groups", "event_people", "memberships", "group_relations", "claims", "passages_left_out")
 
 NOT_NULL = {
     "sources": {"title", "kind"}, "groups": {"name", "description"},
@@ -417,6 +421,7 @@ NOT_NULL = {
     "group_relations": {"group_id", "related_group_id", "relation"},
     "claims": {"source_id", "quote", "statement", "certainty", "subject_type", "subject_id"},
     "dispute_topics": {"question"},
+    "passages_left_out": {"source_id", "passage", "reason"},
 }
 
 @dataclass(frozen=True)
@@ -766,19 +771,25 @@ def report(labels: list[str], keys: dict[str, str], cache: Cache | None) -> None
     merge([part.result for part in parts(labels, keys, None, cache)])
 
 
-def check_quotes(conn: sqlite3.Connection, docs: Documents | None, claims: set[str] | None = None):
-    """Problems (table, id, message) with claims' quotes; sets quote_offset where found.
-    Returns the problems and how many claims' quote_offset changed."""
+def check_quotes(conn: sqlite3.Connection, docs: Documents | None, only: dict[str, set[str]] | None = None):
+    """Problems (table, id, message) with claims' quotes and passages left out; sets their
+    offsets where found. Returns the problems and the tables whose offsets changed."""
     if docs is None:
-        return [], 0
-    problems, offsets = check_claims(conn, docs, claims)
+        return [], set()
+    problems, offsets = check_claims(conn, docs, only)
     return problems, store_offsets(conn, offsets)
 
 
-def store_offsets(conn: sqlite3.Connection, offsets: list[tuple[int, str]]) -> int:
-    """claims.quote_offset from (offset, claim id) pairs; returns how many changed."""
-    return conn.executemany("update claims set quote_offset = ? where id = ? and quote_offset is not ?",
-                            [(at, claim_id, at) for at, claim_id in offsets]).rowcount
+def store_offsets(conn: sqlite3.Connection, offsets: list[tuple[str, int, str]]) -> set[str]:
+    """claims.quote_offset and passages_left_out.passage_offset from (table, offset, id);
+    returns the tables where one changed."""
+    changed = set()
+    for table, (_, column) in QUOTING.items():
+        pairs = [(at, row_id, at) for t, at, row_id in offsets if t == table]
+        if pairs and conn.executemany(f"update [{table}] set [{column}] = ? where id = ? and [{column}] is not ?",
+                                      pairs).rowcount:
+            changed.add(table)
+    return changed
 
 
 def finish(db: sqlite_utils.Database, path: Path, docs: Documents | None) -> tuple[list[str], list]:
@@ -937,11 +948,11 @@ def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: 
         if "sources" in touched or dangling(conn, inserted, deleted):
             return None
         log("swapped their rows in a copy of the database")
-        quoted, changed_offsets = check_quotes(conn, docs, {row[0] for row in inserted.get("claims", ())})
+        quoted, changed_offsets = check_quotes(conn, docs, {t: {row[0] for row in inserted.get(t, ())}
+                                                            for t in QUOTING})
         if quoted or spans.time_problems(conn):
             return None
-        if changed_offsets:
-            touched.add("claims")
+        touched |= changed_offsets
         searched = sorted(touched & set(FTS))
         for table in searched:
             conn.execute(f"insert into [{table}_fts]([{table}_fts]) values ('rebuild')")
@@ -949,7 +960,8 @@ def update(labels: list[str], keys: dict[str, str], out: Path, tmp: Path, jobs: 
         analyze(conn, [*sorted(touched), *(f"{t}_fts_{shadow}" for t in searched
                                            for shadow in ("data", "idx", "docsize", "config"))])
         conn.commit()
-        log(f"rebuilt the search of {', '.join(searched)} and the statistics of the tables touched")
+        search = f"the search of {', '.join(searched)} and " if searched else ""
+        log(f"rebuilt {search}the statistics of the tables touched")
         return ({t: conn.execute(f"select count(*) from [{t}]").fetchone()[0] for t in TABLES}, parsed,
                 touched)
     except sqlite3.IntegrityError:  # an id used in two files
@@ -1055,8 +1067,9 @@ def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True,
             tmp.unlink(missing_ok=True)
             result = (*load(labels, keys, tmp, jobs, store, documents), None)
         counts, parsed, touched = result
-        if touched is None or "claims" in touched:  # how much of each document the claims quote
-            sentences.write(tmp, documents)
+        if touched is None or touched & set(QUOTING):  # how much of each document is quoted or left out
+            if both := sentences.write(tmp, documents):
+                raise BuildError(locate(labels, keys, store, both))
         problems = dataset.write(tmp, seeds, paths, described())
         if problems:
             raise BuildError(problems)

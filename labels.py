@@ -121,7 +121,10 @@ LABELS = {
     "event_groups": "{group_id} || ' (' || " + words("{t}.role") + " || '): ' || {event_id}",
     "event_people": "{person_id} || ' (' || " + words("{t}.role") + " || '): ' || {event_id}",
     "documents": "{t}.quoted || ' of its ' || {t}.sentences || ' sentences quoted (' "
-                 "|| cast(round({t}.quoted_share * 100) as integer) || '%)'",
+                 "|| cast(round({t}.quoted_share * 100) as integer) || '%), ' || {t}.left_out "
+                 "|| ' left out on purpose (' || cast(round({t}.left_out_share * 100) as integer) || '%), ' "
+                 "|| {t}.unaccounted || ' unaccounted'",
+    "passages_left_out": "'Left out (' || " + words("{t}.reason") + " || '): ' || substr({t}.passage, 1, 80)",
 }
 
 # What one record of each table is, in words, for headings and page titles.
@@ -131,6 +134,7 @@ KINDS = {
     "memberships": "Membership", "group_relations": "Relation between groups",
     "event_groups": "A group's part in an event", "event_people": "A person's part in an event",
     "documents": "How much of a document the claims quote",
+    "passages_left_out": "A passage left out on purpose",
 }
 
 

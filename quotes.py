@@ -199,12 +199,19 @@ def document_of(sources: dict[str, tuple[str | None, str | None]], source_id: st
     return document
 
 
-def claim_spans(conn: sqlite3.Connection, docs: Documents) -> dict[str, list[tuple[int, int]]]:
-    """{document: the spans of its reading text that claims quote}, for sentences.py. A
-    quote in one part starts at its claim's quote_offset, which the build has found."""
+# The tables whose rows quote a document: the column quoted and the one its place goes in.
+QUOTING = {"claims": ("quote", "quote_offset"), "passages_left_out": ("passage", "passage_offset")}
+
+
+def claim_spans(conn: sqlite3.Connection, docs: Documents,
+                table: str = "claims") -> dict[str, list[tuple[int, int]]]:
+    """{document: the spans of its reading text that claims (or another QUOTING table's rows)
+    quote}, for sentences.py. A quote in one part starts at its row's offset, which the
+    build has found."""
+    column, offset_column = QUOTING[table]
     sources = source_documents(conn)
     out: dict[str, list[tuple[int, int]]] = {}
-    for source_id, quote, offset in conn.execute("select source_id, quote, quote_offset from claims"):
+    for source_id, quote, offset in conn.execute(f"select source_id, [{column}], [{offset_column}] from [{table}]"):
         document = document_of(sources, source_id)
         text = docs.text(document) if document else None
         if text is None:
@@ -216,39 +223,46 @@ def claim_spans(conn: sqlite3.Connection, docs: Documents) -> dict[str, list[tup
     return out
 
 
-def check_claims(conn: sqlite3.Connection, docs: Documents,
-                 claims: set[str] | None = None) -> tuple[list[tuple[str, str, str]], list[tuple[int, str]]]:
-    """Check each claim's quote against its document (only `claims`, if given).
+def check_claims(conn: sqlite3.Connection, docs: Documents, only: dict[str, set[str]] | None = None
+                 ) -> tuple[list[tuple[str, str, str]], list[tuple[str, int, str]]]:
+    """Check each claim's quote, and each passage left out, against its document (only
+    the ids in `only`, per table, if given).
 
     Returns problems as (table, id, message), for the build to place at their file and
-    line, and (quote_offset, claim id) for every claim whose quote was found.
+    line, and (table, offset, id) for every row whose words were found.
     """
     sources = source_documents(conn)
     problems, offsets = [], []
-    for source_id, (document, _) in sorted(sources.items()):
-        if document is not None and (problem := docs.problem(document)):
-            problems.append(("sources", source_id, f"document: {problem}"))
-    rows = conn.execute("select id, source_id, quote from claims order by id") if claims is None else conn.execute(
-        "select id, source_id, quote from claims where id in (select value from json_each(?)) order by id",
-        [json.dumps(sorted(claims))])
-    for claim_id, source_id, quote in rows:
-        if source_id not in sources:
-            continue  # a dangling reference, which the build reports as such
-        document = document_of(sources, source_id)
-        if document is None:
-            problems.append(("claims", claim_id, f"source: {source_id!r} has no document and is not a cited "
-                                                 "work (cited_by) of a source that has one"))
+    if only is None:
+        for source_id, (document, _) in sorted(sources.items()):
+            if document is not None and (problem := docs.problem(document)):
+                problems.append(("sources", source_id, f"document: {problem}"))
+    for table, (column, _) in QUOTING.items():
+        if only is not None and not only.get(table):
             continue
-        text = docs.text(document)
-        if text is None:
-            continue  # the source's own error says why
-        if _MARKUP.search(quote):
-            problems.append(("claims", claim_id, "quote: carries link markup or a reference marker; "
-                                                 "quote the words as a reader sees them"))
-            continue
-        at = offset_in(quote, text)
-        if at is None:
-            problems.append(("claims", claim_id, not_found(quote, document, text)))
-            continue
-        offsets.append((at, claim_id))
+        if not conn.execute("select 1 from sqlite_master where name = ?", [table]).fetchone():
+            continue  # a database from before the table
+        rows = conn.execute(f"select id, source_id, [{column}] from [{table}] order by id") if only is None \
+            else conn.execute(f"select id, source_id, [{column}] from [{table}] "
+                              "where id in (select value from json_each(?)) order by id", [json.dumps(sorted(only[table]))])
+        for row_id, source_id, quote in rows:
+            if source_id not in sources:
+                continue  # a dangling reference, which the build reports as such
+            document = document_of(sources, source_id)
+            if document is None:
+                problems.append((table, row_id, f"source: {source_id!r} has no document and is not a cited "
+                                                "work (cited_by) of a source that has one"))
+                continue
+            text = docs.text(document)
+            if text is None:
+                continue  # the source's own error says why
+            if _MARKUP.search(quote):
+                problems.append((table, row_id, f"{column}: carries link markup or a reference marker; "
+                                                "quote the words as a reader sees them"))
+                continue
+            at = offset_in(quote, text)
+            if at is None:
+                problems.append((table, row_id, column + not_found(quote, document, text)[len("quote"):]))
+                continue
+            offsets.append((table, at, row_id))
     return problems, offsets

@@ -70,6 +70,15 @@ GROUP_KINDS = (
     "militant-group", "faction", "movement", "militia", "alliance", "government",
     "security-force", "armed-forces", "intelligence-agency", "media", "international",
 )
+# Why a sentence of a document is left out of the records on purpose (passages_left_out).
+LEFT_OUT_REASONS = {
+    "heading": "a title, byline, date line, reference entry or page furniture, held by the sources table",
+    "forecast": "a forecast: what may happen, not what happened",
+    "analysis": "the author's reasoning or judgement, with no fact a record could hold",
+    "other-subject": "about a subject outside the dataset's",
+    "repeated": "says again what a quoted sentence says",
+    "background": "background with no datable fact about a group, person or event",
+}
 SOURCE_KINDS = (
     "blog-post", "profile", "article-summary", "journal-article", "analysis",
     "news-article", "news-agency", "government-statement", "broadcast",
@@ -389,10 +398,31 @@ RECORDS: dict[str, Record] = {
     ),
     "aliases": ALIAS,
     "claims": CLAIM,
+    "passages_left_out": Record(
+        table="passages_left_out",
+        description="One row per passage of a document that the records leave out on purpose, with the "
+                    "reason. Every sentence of every document is either quoted by a claim or listed "
+                    "here; the documents table counts both, and the build refuses a passage that is not "
+                    "verbatim in its document or a sentence both quoted and listed.",
+        fields=(
+            Field("id", "slug", description="Source id and the passage's first words, slugged, joined by "
+                                            "\"--\" (with -2, -3 where two would be the same)."),
+            Field("source", "ref", True, ref="sources", column="source_id",
+                  description="The document the passage is in."),
+            Field("passage", required=True, max_len=2000,
+                  description="The passage, verbatim as in the document (\"...\" marks left-out words), "
+                              "usually one or more whole sentences."),
+            Field("reason", required=True, choices=tuple(LEFT_OUT_REASONS),
+                  description="Why it is left out: " + "; ".join(f"{k}, {v}" for k, v in LEFT_OUT_REASONS.items())
+                              + "."),
+            Field("note", max_len=300, description="More on the reason, where it needs it."),
+        ),
+    ),
 }
 
 # Record types a seed file may hold at its top level; the rest only nest.
-TOP_LEVEL = ("sources", "dispute_topics", "groups", "people", "events", "memberships", "group_relations")
+TOP_LEVEL = ("sources", "dispute_topics", "groups", "people", "events", "memberships", "group_relations",
+             "passages_left_out")
 
 TIME_ORDER = Field("time_order", "date",
                    description="Its place in time, for sorting: the earliest date it gives (date_start, else "
@@ -464,6 +494,11 @@ EXTRA_COLUMNS: dict[str, tuple[Field, ...]] = {
                           "whitespace, quote marks and dashes normalised (as shared/tools/check_quotes.py "
                           "compares them); orders claims as the document tells them. Empty when the build "
                           "could not read the document."),
+    ),
+    "passages_left_out": (
+        Field("passage_offset", "integer",
+              description="Where the passage starts in its document, counted as claims.quote_offset is; "
+                          "orders the passages as the document tells them."),
     ),
 }
 

@@ -7,9 +7,11 @@ them), and each line is cut into sentences at a full stop, question or exclamati
 followed by a space and a capital, a digit or an opening quote, but not after a known
 abbreviation ("U.S.", "Mr.", "Jan.") or a single initial. A sentence counts as *quoted*
 when the claims' quotes cover at least half of its characters, *partly quoted* when they
-cover some of it. The build writes the figures into the `documents` table (one row per
-document), which the about page shows; this command prints them with the longest runs of
-sentences no claim quotes, where records are most likely missing.
+cover some of it. One that is not quoted is *left out* when a passage of
+seeds' `passages_left_out` covers any of it, and *unaccounted* otherwise: a fact may be
+missing there. The build writes the figures into the `documents` table (one row per
+document), which the about page shows, and refuses a sentence both quoted and listed; this
+command prints them with every unaccounted sentence (the longest runs first).
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from quotes import DOCS, Documents, claim_spans, normalise, reading_text
+from quotes import DOCS, QUOTING, Documents, claim_spans, document_of, normalise, reading_text, \
+    source_documents, spans_in
 from schema import Field
 
 END = re.compile(r"[.!?][\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -31,8 +34,10 @@ ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "jan", "feb", "mar", "apr", "jun
 QUOTED_SHARE = 0.5
 
 DESCRIPTION = ("Derived at build time: one row per source document, with how many of its sentences the "
-               "claims quote. A sentence is quoted when claims' quotes cover at least half of it, partly "
-               "quoted when they cover less. The command make coverage lists the longest passages no claim quotes.")
+               "claims quote and how many the curators left out on purpose (passages_left_out). A sentence "
+               "is quoted when claims' quotes cover at least half of it, partly quoted when they cover less; "
+               "one not quoted is left out when a listed passage covers it, and unaccounted otherwise. The "
+               "command make coverage lists the unaccounted sentences.")
 FIELDS = (
     Field("id", description="The document's file name, as its source's `document` gives it."),
     Field("source_id", "ref", ref="sources", description="The source whose document it is."),
@@ -41,10 +46,16 @@ FIELDS = (
     Field("partly_quoted", "integer", description="Sentences some claim quotes, but less than half of."),
     Field("not_quoted", "integer", description="Sentences no claim quotes."),
     Field("quoted_share", "real", description="quoted divided by sentences, 0 to 1."),
+    Field("left_out", "integer", description="Sentences not quoted that a passage of passages_left_out covers: "
+                                             "left out on purpose, for the reason given there."),
+    Field("unaccounted", "integer", description="Sentences neither quoted nor left out: sentences minus quoted "
+                                                "minus left_out. 0 when the records account for the whole document."),
+    Field("left_out_share", "real", description="left_out divided by sentences, 0 to 1."),
 )
 SQL = ("CREATE TABLE [documents] ([id] TEXT PRIMARY KEY, [source_id] TEXT REFERENCES [sources]([id]), "
        "[sentences] INTEGER NOT NULL, [quoted] INTEGER NOT NULL, [partly_quoted] INTEGER NOT NULL, "
-       "[not_quoted] INTEGER NOT NULL, [quoted_share] REAL NOT NULL)")
+       "[not_quoted] INTEGER NOT NULL, [quoted_share] REAL NOT NULL, [left_out] INTEGER NOT NULL, "
+       "[unaccounted] INTEGER NOT NULL, [left_out_share] REAL NOT NULL)")
 
 
 @dataclass
@@ -53,12 +64,21 @@ class Sentence:
     end: int
     text: str
     covered: int = 0  # characters of it inside some claim's quote
+    listed: tuple[str, ...] = ()  # the passages left out that cover some of it
 
     @property
     def state(self) -> str:
+        """What the claims make of it."""
         if self.covered >= QUOTED_SHARE * (self.end - self.start):
             return "quoted"
         return "partly quoted" if self.covered else "not quoted"
+
+    @property
+    def accounted(self) -> str:
+        """quoted, left out, or unaccounted."""
+        if self.state == "quoted":
+            return "quoted"
+        return "left out" if self.listed else "unaccounted"
 
 
 def split(raw: str) -> list[Sentence]:
@@ -98,9 +118,27 @@ def cover(sentences: list[Sentence], spans: list[tuple[int, int]]) -> None:
             i += 1
 
 
+def passage_spans(conn: sqlite3.Connection, docs: Documents) -> dict[str, list[tuple[int, int, str]]]:
+    """{document: (start, end, id) of each passage left out}, where the passage stands in it."""
+    if not conn.execute("select 1 from sqlite_master where name = 'passages_left_out'").fetchone():
+        return {}
+    column, offset_column = QUOTING["passages_left_out"]
+    sources = source_documents(conn)
+    out: dict[str, list[tuple[int, int, str]]] = {}
+    for row_id, source_id, passage in conn.execute(f"select id, source_id, [{column}] from passages_left_out "
+                                                   f"order by [{offset_column}], id"):
+        document = document_of(sources, source_id)
+        text = docs.text(document) if document else None
+        for start, end in (spans_in(passage, text) or []) if text else []:
+            out.setdefault(document, []).append((start, end, row_id))
+    return out
+
+
 def account(conn: sqlite3.Connection, docs: Documents) -> dict[str, tuple[str, list[Sentence]]]:
-    """{document: (source id, its sentences with what the claims cover)} for every source document."""
+    """{document: (source id, its sentences with what the claims cover and the passages
+    left out that cover them)} for every source document."""
     spans = claim_spans(conn, docs)
+    listed = passage_spans(conn, docs)
     out = {}
     for source_id, document in conn.execute("select id, document from sources where document is not null "
                                             "order by document"):
@@ -108,6 +146,13 @@ def account(conn: sqlite3.Connection, docs: Documents) -> dict[str, tuple[str, l
             continue
         found = split((docs.folder / document).read_text(encoding="utf-8", errors="replace"))
         cover(found, spans.get(document, []))
+        starts = [s.start for s in found]
+        for start, end, row_id in listed.get(document, []):
+            i = max(0, bisect.bisect_right(starts, start) - 1)
+            while i < len(found) and found[i].start < end:
+                if min(end, found[i].end) > max(start, found[i].start):
+                    found[i].listed += (row_id,)
+                i += 1
         out[document] = (source_id, found)
     return out
 
@@ -116,34 +161,46 @@ def rows(accounted: dict[str, tuple[str, list[Sentence]]]) -> list[tuple]:
     table = []
     for document, (source_id, found) in accounted.items():
         states = [s.state for s in found]
-        quoted = states.count("quoted")
+        accounts = [s.accounted for s in found]
+        quoted, left_out = states.count("quoted"), accounts.count("left out")
         table.append((document, source_id, len(found), quoted, states.count("partly quoted"),
-                      states.count("not quoted"), round(quoted / len(found), 4) if found else 0.0))
+                      states.count("not quoted"), round(quoted / len(found), 4) if found else 0.0,
+                      left_out, accounts.count("unaccounted"), round(left_out / len(found), 4) if found else 0.0))
     return table
 
 
-def write(path: Path, docs: Documents | None) -> None:
-    """The `documents` table of the database at `path`, left alone when it already says the same."""
+def both(accounted: dict[str, tuple[str, list[Sentence]]]) -> list[tuple[str, str, str]]:
+    """Problems (table, id, message) for the build: a sentence both quoted and left out."""
+    return [("passages_left_out", row_id, f"passage: covers {s.text[:100]!r}" + ("..." if len(s.text) > 100 else "")
+             + ", a sentence claims quote (at least half of it); a sentence is quoted or left out, not both")
+            for _, found in accounted.values() for s in found if s.state == "quoted" for row_id in s.listed]
+
+
+def write(path: Path, docs: Documents | None) -> list[tuple[str, str, str]]:
+    """The `documents` table of the database at `path`, left alone when it already says the
+    same; returns the sentences both quoted and left out, as problems for the build."""
     conn = sqlite3.connect(path)
     try:
         have = conn.execute("select sql from sqlite_master where name = 'documents'").fetchone()
         if have is None or have[0] != SQL:
             conn.execute("drop table if exists [documents]")
             conn.execute(SQL)
-        new = rows(account(conn, docs)) if docs is not None else []
+        accounted = account(conn, docs) if docs is not None else {}
+        new = rows(accounted)
         if conn.execute("select * from documents order by rowid").fetchall() != new:
             conn.execute("delete from documents")
-            conn.executemany("insert into documents values (?, ?, ?, ?, ?, ?, ?)", new)
+            conn.executemany(f"insert into documents values ({', '.join('?' * len(FIELDS))})", new)
         conn.commit()
+        return both(accounted)
     finally:
         conn.close()
 
 
 def gaps(found: list[Sentence]) -> list[list[Sentence]]:
-    """Runs of consecutive sentences no claim quotes at all, longest first."""
+    """Runs of consecutive unaccounted sentences, longest first."""
     runs, run = [], []
     for s in found:
-        if s.state == "not quoted":
+        if s.accounted == "unaccounted":
             run.append(s)
         elif run:
             runs.append(run)
@@ -154,14 +211,18 @@ def gaps(found: list[Sentence]) -> list[list[Sentence]]:
 
 
 def report(accounted: dict[str, tuple[str, list[Sentence]]], longest: int) -> str:
-    lines = []
-    for (document, source_id, total, quoted, partly, none, share) in rows(accounted):
+    lines, unaccounted = [], 0
+    for (document, source_id, total, quoted, partly, _, share, left_out, left, left_share) in rows(accounted):
+        unaccounted += left
         lines.append(f"{document} ({source_id}): {total} sentences; {quoted} quoted ({share:.0%}), "
-                     f"{partly} partly, {none} not quoted")
+                     f"{left_out} left out on purpose ({left_share:.0%}), {left} unaccounted"
+                     + (f" ({partly} of all sentences partly quoted)" if partly else ""))
         for run in gaps(accounted[document][1])[:longest]:
             text = " ".join(s.text for s in run)
             lines.append(f"    {len(run)} sentence(s), {len(text)} characters: {text[:160]!r}"
                          + ("..." if len(text) > 160 else ""))
+    lines.append(f"{unaccounted} sentence(s) unaccounted in {len(accounted)} document(s): each is either quoted "
+                 "by a claim or listed in passages_left_out with its reason")
     return "\n".join(lines)
 
 
@@ -169,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, default=Path("imu.db"))
     ap.add_argument("--docs", type=Path, default=DOCS)
-    ap.add_argument("--longest", type=int, default=8, help="passages no claim quotes, per document")
+    ap.add_argument("--longest", type=int, default=8, help="runs of unaccounted sentences shown, per document")
     args = ap.parse_args(argv)
     if not args.db.is_file() or not args.docs.is_dir():
         print(f"coverage needs the database ({args.db}) and the documents ({args.docs})", file=sys.stderr)

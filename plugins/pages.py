@@ -45,7 +45,7 @@ FILES = {p.name: p for p in [HERE / "site.css", *HERE.glob("*.js"), *(HERE / "ve
 FILE_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 SITE = f"/{DB}/"
 # The order a reader meets the tables in: who and what first, the evidence, then the links.
-TABLE_ORDER = ["people", "groups", "events", "claims", "sources", "documents", "dispute_topics",
+TABLE_ORDER = ["people", "groups", "events", "claims", "sources", "documents", "passages_left_out", "dispute_topics",
                "memberships", "group_relations", "event_groups", "event_people", "aliases",
                "codebook", "dataset_info"]
 VIEWS = ["disputes", *(view for view, _ in spans.SPAN_TABLES.values())]
@@ -363,7 +363,7 @@ async def about(datasette, request):
                        "columns": (meta.get("columns") or {}).items(),
                        "kind": "view" if t in VIEWS else "table"})
     # each document's quoted sentences (sentences.py), where the database has them
-    coverage, join = ((f", {labels.LABELS['documents'].format(t='d')} as coverage, d.partly_quoted",
+    coverage, join = ((f", {labels.LABELS['documents'].format(t='d')} as coverage",
                        "left join documents d on d.source_id = s.id")
                       if "documents" in await db.table_names() else ("", ""))
     documents = [dict(r) for r in await db.execute(

@@ -216,6 +216,7 @@ SECTION_TITLES = {
     ("event_people", "person_id"): "Part in events", ("event_people", "event_id"): "People taking part",
     ("sources", "cited_by_id"): "Works this document cites",
     ("documents", "source_id"): "How much of it the claims quote",
+    ("passages_left_out", "source_id"): "Passages left out on purpose",
 }
 
 _CLAIM_SQL = """
