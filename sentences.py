@@ -212,11 +212,10 @@ def gaps(found: list[Sentence]) -> list[list[Sentence]]:
 
 def report(accounted: dict[str, tuple[str, list[Sentence]]], longest: int) -> str:
     lines, unaccounted = [], 0
-    for (document, source_id, total, quoted, partly, _, share, left_out, left, left_share) in rows(accounted):
+    for (document, source_id, total, quoted, _, _, share, left_out, left, left_share) in rows(accounted):
         unaccounted += left
         lines.append(f"{document} ({source_id}): {total} sentences; {quoted} quoted ({share:.0%}), "
-                     f"{left_out} left out on purpose ({left_share:.0%}), {left} unaccounted"
-                     + (f" ({partly} of all sentences partly quoted)" if partly else ""))
+                     f"{left_out} left out on purpose ({left_share:.0%}), {left} unaccounted")
         for run in gaps(accounted[document][1])[:longest]:
             text = " ".join(s.text for s in run)
             lines.append(f"    {len(run)} sentence(s), {len(text)} characters: {text[:160]!r}"
