@@ -62,9 +62,10 @@ imu.db: $(INSTALLED) build_db.py schema.py dataset.py VERSION fold.py seedparse.
 inspect.json: imu.db
 	$(VENV)/bin/datasette inspect imu.db --inspect-file inspect.json
 
-# The zip as `make release` writes it, without its validation (frictionless is a
-# release-only dependency); the site serves it beside the database (plugins/pages.py).
-$(RELEASE_ZIP): imu.db scripts/release.py geojson_export.py CITATION.cff
+# The zip as `make release` writes it, without frictionless's validation of the CSVs (the
+# FtM entities are validated as they are written); the site serves it beside the database
+# (plugins/pages.py).
+$(RELEASE_ZIP): imu.db scripts/release.py geojson_export.py ftm_export.py CITATION.cff $(RELEASE_INSTALLED)
 	$(PY) scripts/release.py --db imu.db --out dist --no-validate
 
 build: imu.db inspect.json $(RELEASE_ZIP)

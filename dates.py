@@ -159,6 +159,32 @@ def date_phrase(start, end, precision=None) -> str:
     return span
 
 
+def partial(start, end) -> str | None:
+    """A range as the one partial ISO date it is exactly ('1999', '1999-02', '1999-02-16'),
+    or None when it is none. FollowTheMoney takes dates so (ftm_export.py)."""
+    s, e = _parse(start), _parse(end)
+    if s is None or e is None or e < s:
+        return None
+    if s == e:
+        unit = "day"
+    elif (s.year, s.month) == (e.year, e.month) and _unit(s, "start") != "day" and _unit(e, "end") != "day":
+        unit = "month"
+    elif s.year == e.year and _unit(s, "start") == _unit(e, "end") == "year":
+        unit = "year"
+    else:
+        return None
+    return {"year": s.isoformat()[:4], "month": s.isoformat()[:7], "day": s.isoformat()}[unit]
+
+
+def bound(value, side: str) -> str | None:
+    """One bound as a partial ISO date at the unit it falls on: 2013-01-01 as a start is
+    '2013', 2013-05-31 as an end '2013-05'."""
+    day = _parse(value)
+    if day is None:
+        return None
+    return {"year": day.isoformat()[:4], "month": day.isoformat()[:7], "day": day.isoformat()}[_unit(day, side)]
+
+
 def day_words(value, side: str = "start") -> str:
     """One ISO day as the unit it falls on says: 1 January or 31 December the year ('2015'),
     the first or last of a month the month ('January 2015'), else the day ('26 December

@@ -5,7 +5,7 @@ researcher can cite, check and load anywhere.
 
 writes dist/imu-dataset-<version>/ and dist/imu-dataset-<version>.zip. The folder holds
 datapackage.json, one CSV per table and view in data/, imu.db, the events
-as GeoJSON, CITATION.cff, CHANGELOG.md against --previous when one is given, and
+as GeoJSON, every record as FollowTheMoney entities (ftm_export.py), CITATION.cff, CHANGELOG.md against --previous when one is given, and
 SHA256SUMS (`sha256sum -c SHA256SUMS` in the folder checks them).
 
 Everything the package says about the data comes from the database itself: the Table
@@ -34,6 +34,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import ftm_export
 import geojson_export
 from dataset import read_info
 from dbdiff import Unreadable, changelog
@@ -45,6 +46,16 @@ TYPES = {"TEXT": "string", "INTEGER": "integer", "REAL": "number", "FLOAT": "num
 # Formats a pattern can check (a slug has none: child rows' ids join two slugs with "--").
 PATTERNS = {"country": r"^[A-Z]{2}$"}
 GEOJSON = "events.geojson"
+FTM = "entities.ftm.json"
+# The package's files that are not tables: listed as such, so frictionless checks them
+# byte for byte rather than reading them as rows.
+FILES = {
+    GEOJSON: ("events-geojson", "application/geo+json", "geojson",
+              "The events with coordinates as an RFC 7946 GeoJSON FeatureCollection."),
+    FTM: ("entities-ftm", "application/x-ndjson", "jsonl",
+          "Every group, person, membership, relation, event and party to an event as a FollowTheMoney "
+          "entity, one JSON object per line (ftm_export.py; the README says what maps to what)."),
+}
 
 
 def field(row: sqlite3.Row) -> dict:
@@ -112,7 +123,7 @@ def write_csv(conn: sqlite3.Connection, table: str, out: Path) -> int:
 
 
 def descriptor(conn: sqlite3.Connection, about: dict[str, str], listed: list[tuple[str, str, str]],
-               counts: dict[str, int]) -> dict:
+               counts: dict[str, int], folder: Path | None = None) -> dict:
     """datapackage.json: the package's metadata from dataset_info (`about`), a resource per CSV."""
     documents = conn.execute("select title, url from sources where document is not null order by id").fetchall()
     left_out = "; ".join(f"{t} ({why})" for t, why in LEFT_OUT.items())
@@ -124,7 +135,8 @@ def descriptor(conn: sqlite3.Connection, about: dict[str, str], listed: list[tup
             f"{about['title']}, version {about['version']}, records as of {about['records_date']}. "
             "Every fact row is supported by a verbatim quote in `claims`; where the documents disagree, "
             "`disputes` lists every side. The package also holds imu.db (the same records, with full-text "
-            f"search), {GEOJSON} (events with coordinates, RFC 7946) and CITATION.cff. "
+            f"search), {GEOJSON} (events with coordinates, RFC 7946), {FTM} (FollowTheMoney entities) "
+            "and CITATION.cff. "
             f"Not in the CSVs: {left_out}."),
         "records_date": about["records_date"],
         "citation": about["citation"],
@@ -141,7 +153,18 @@ def descriptor(conn: sqlite3.Connection, about: dict[str, str], listed: list[tup
             "description": description + (" (a view in imu.db)" if kind == "view" else ""),
             "schema": table_schema(conn, name),
             "rows": counts[name],
-        } for name, kind, description in listed],
+        } for name, kind, description in listed] + [{
+            "name": name,
+            "type": "file",
+            "path": path,
+            "scheme": "file",
+            "format": file_format,
+            "mediatype": mediatype,
+            "encoding": "utf-8",
+            "description": description,
+            **({"hash": f"sha256:{sha256(folder / path)}", "bytes": (folder / path).stat().st_size}
+               if folder is not None else {}),
+        } for path, (name, mediatype, file_format, description) in FILES.items()],
     }
 
 
@@ -197,11 +220,17 @@ def build(db: Path, out: Path, previous: Path | None = None, base_url: str = "",
         (folder / "data").mkdir(parents=True)
         listed = resources(conn)
         counts = {t: write_csv(conn, t, folder / "data" / f"{t}.csv") for t, _, _ in listed}
-        package = descriptor(conn, about, listed, counts)
-    (folder / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False) + "\n",
-                                             encoding="utf-8")
     shutil.copyfile(db, folder / "imu.db")
     geojson_export.write_geojson(folder / "imu.db", folder / GEOJSON, base_url)
+    try:
+        ftm_export.write(folder / "imu.db", folder / FTM, base_url)  # every entity validated by the FtM model
+    except (ftm_export.Unmappable, ftm_export.InvalidData) as exc:
+        raise ValueError(f"{FTM}: {exc}") from None
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        conn.row_factory = sqlite3.Row
+        package = descriptor(conn, about, listed, counts, folder)
+    (folder / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False) + "\n",
+                                             encoding="utf-8")
     (folder / "CITATION.cff").write_text(citation_cff(about["records_date"], base_url), encoding="utf-8")
     if previous is not None:
         try:
@@ -243,7 +272,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "dist", help="where to write it (default: dist)")
     parser.add_argument("--previous", type=Path, help="the previous release's imu.db: write CHANGELOG.md against it")
     parser.add_argument("--base-url", default="",
-                        help="the site's address: absolute links in the GeoJSON, and CITATION.cff's url")
+                        help="the site's address: absolute links in the GeoJSON and the FtM entities, "
+                             "and CITATION.cff's url")
     parser.add_argument("--no-validate", dest="check", action="store_false", help="skip frictionless's validation")
     args = parser.parse_args(argv)
     try:

@@ -95,7 +95,7 @@ def test_the_schemas_come_from_the_codebook(package, db_path, dataset_info):
                                              "and column_name = 'certainty'").fetchone()[0])
     assert package["version"] == info["version"] and package["title"] == info["title"]
     assert package["citation"] == info["citation"] and package["licenses"][0]["path"] == info["license_url"]
-    schemas = {r["name"]: r["schema"] for r in package["resources"]}
+    schemas = {r["name"]: r["schema"] for r in package["resources"] if r["type"] == "table"}
     fields = {(t, f["name"]): f for t, s in schemas.items() for f in s["fields"]}
     assert fields["claims", "certainty"]["constraints"] == {"required": True, "enum": certainties}
     assert fields["events", "date_start"]["type"] == "date"
@@ -114,9 +114,13 @@ def test_a_csv_per_table_and_view_with_every_row(folder, package, db_path):
     empty field is a NULL in the database and nothing else."""
     with contextlib.closing(sqlite3.connect(db_path)) as con:
         listed = [t for (t,) in con.execute("select table_name from codebook where position = 0 order by rowid")]
-        assert [r["name"] for r in package["resources"]] == [t for t in listed if t != "search_index"]
+        tables = [r for r in package["resources"] if r["type"] == "table"]
+        assert [r["name"] for r in tables] == [t for t in listed if t != "search_index"]
         assert "disputes" in listed
-        for resource in package["resources"]:
+        # the other files, listed as files, with the hash and size frictionless checks
+        assert {(r["name"], r["path"]) for r in package["resources"] if r["type"] == "file"} == {
+            ("events-geojson", "events.geojson"), ("entities-ftm", "entities.ftm.json")}
+        for resource in tables:
             table = resource["name"]
             rows = list(csv.reader((folder / resource["path"]).open(encoding="utf-8", newline="")))
             columns = [r[1] for r in con.execute(f"pragma table_info([{table}])")]
