@@ -21,6 +21,7 @@ from schema import Field
 
 ROOT = Path(__file__).resolve().parent
 DB = "imu"  # the database's name, written once: the build writes DB.db, the site serves it at /DB
+RECONCILE = f"/{DB}/-/reconcile"  # the OpenRefine reconciliation service (plugins/reconcile.py)
 VERSION_FILE = ROOT / "VERSION"
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 

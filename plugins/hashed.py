@@ -17,7 +17,9 @@ new URLs. datasette-hashed-urls does this; this is the same idea with five diffe
   under the current hash, and that redirect may be kept for REDIRECT_MAX_AGE only, since
   the next build moves it;
 - the data keeps stable links: the JSON, CSV and `.db` keep `/imu/...` in `link`
-  columns, which redirect.
+  columns, which redirect;
+- the reconciliation service stays at `/imu/-/reconcile`, never redirected: OpenRefine
+  keeps the address it is given, and POSTs its queries there (a redirect loses the form).
 
 It is on where the site is published (`make serve-prod`, the deploy folder) and off for
 `make serve`, through `plugins.imu.hashed_urls` in metadata.yml, which reads the
@@ -35,7 +37,7 @@ import re
 from urllib.parse import parse_qsl
 
 from datasette import hookimpl
-from dataset import DB  # the database's name, written once
+from dataset import DB, RECONCILE  # the database's name, written once; a service's stable address
 HASH_LENGTH = 7
 FAR_FUTURE = b"public, max-age=31536000, immutable"
 REDIRECT_MAX_AGE = 300
@@ -100,7 +102,7 @@ def asgi_wrapper(datasette):
     def wrap(app):
         async def hashed_urls(scope, receive, send):
             current = route(datasette) if scope.get("type") == "http" else None
-            if current is None:
+            if current is None or scope["path"] == RECONCILE:  # OpenRefine keeps it, and POSTs there
                 return await app(scope, receive, send)
             raw = scope.get("raw_path") or scope["path"].encode("latin-1")
             path = raw.decode("latin-1")

@@ -2,7 +2,9 @@
 
 Before Datasette sees a request (asgi_wrapper):
 - only GET, HEAD and OPTIONS are let in (405): the site has nothing to write, and any POST
-  to a canned query gave a 500 ('tuple' object has no attribute 'asgi_send');
+  to a canned query gave a 500 ('tuple' object has no attribute 'asgi_send'); the one
+  exception is a POST to the reconciliation service (plugins/reconcile.py), the way
+  OpenRefine sends its queries, which that service bounds and only reads;
 - under /-/ only static files and the metadata are served (404 otherwise): /-/threads
   showed thread idents (memory addresses), /-/versions SQLite's compile options,
   /-/settings and /-/databases the server's set-up, and the rest are debugging pages;
@@ -46,6 +48,7 @@ from datasette.utils import ValueAsBooleanError
 from datasette.utils.asgi import Request, Response
 from datasette.views.base import DatasetteError
 
+from dataset import RECONCILE
 from fold import search_problem
 
 METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -85,7 +88,7 @@ def plugin_routes(datasette) -> list[re.Pattern]:
 def refusal(datasette, scope, routes: list[re.Pattern] = ()) -> tuple[int, str] | None:
     """(status, message) for a request refused before Datasette sees it; `routes` are
     plugin_routes()."""
-    if scope["method"] not in METHODS:
+    if scope["method"] not in METHODS and not (scope["method"] == "POST" and scope["path"] == RECONCILE):
         return 405, "Method not allowed: this site is read-only"
     path = scope["path"]
     if "\\" in path or path.startswith("//"):

@@ -299,3 +299,18 @@ def test_thousands_of_half_open_connections_from_one_address_leave_others_served
         for s in held:
             s.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_openrefine_reconciles_through_the_proxy(prod):
+    """OpenRefine's form POST passes nginx to the service, and is never cached for a GET."""
+    import httpx
+
+    url, _, _ = prod
+    queries = json.dumps({"q0": {"query": "Tahir Yuldashev", "type": "person"}})
+    for _ in range(2):
+        r = httpx.post(url + "/imu/-/reconcile", data={"queries": queries}, timeout=30)
+        assert r.status_code == 200 and r.json()["q0"]["result"][0]["id"] == "people/tohir-yoldashev"
+    assert httpx.get(url + "/imu/-/reconcile", timeout=30).json()["defaultTypes"]
+    assert httpx.post(url + "/imu/events", data={"x": "1"}, timeout=30).status_code == 302  # to the hashed URL
+    hashed = httpx.get(url + "/imu/events", timeout=30, follow_redirects=True).url
+    assert "/imu-" in str(hashed) and httpx.post(hashed, data={"x": "1"}, timeout=30).status_code == 405
