@@ -137,3 +137,32 @@ def test_a_passage_left_out_is_verbatim_and_not_also_quoted(tmp_path, passage, r
             f"{seeds}/left-out.yml:{2 if 'reason' not in message else 4}: passages_left_out[0].{message}"), \
             exc.value.errors
         assert out.read_bytes() == before
+
+
+# The gaps and disagreements issue 25 named, each now a record's claim or a dispute: they
+# must stay so (a phrase of the document, and the topic its sides are recorded under).
+NAMED_FACTS = ["an alleged helicopter attack coordinated by Pakistan", "banning religious dress, closing mosques",
+               "security clampdown on its portion of the Fergana Valley",
+               "ethnic tensions between Central Asian Turkic militants", "just in northern Afghanistan in October",
+               "Podmoskov'ye zakhvachen organizator", "oni dvinutsya v Tadzhikistan i Uzbekistan"]
+NAMED_DISPUTES = {
+    "imu-leadership-after-2001": "lacking any commanding leadership",
+    "imu-original-aim": "original mission of overthrowing the Uzbek government",
+    "mullah-omar-death-account": "accused the Taliban of lying",
+    "zabul-2015-imu-target": "the main headquarters of the IMU",
+    "imu-violence-2003-2013": "did not appear to be capable",
+}
+
+
+@pytest.mark.parametrize("phrase", NAMED_FACTS)
+def test_a_fact_the_documents_state_is_a_record(con, phrase):
+    rows = con.execute("select subject_type, subject_id from claims where quote like ?", [f"%{phrase}%"]).fetchall()
+    assert rows, phrase
+    assert not con.execute("select 1 from passages_left_out where passage like ?", [f"%{phrase}%"]).fetchone()
+
+
+@pytest.mark.parametrize("topic, phrase", NAMED_DISPUTES.items())
+def test_a_disagreement_the_documents_hold_is_a_dispute_with_both_sides(con, topic, phrase):
+    sides = con.execute("select quote, position, source_id from claims where dispute_id = ?", [topic]).fetchall()
+    assert len({s["position"] for s in sides}) >= 2 and all(s["position"] for s in sides), topic
+    assert any(phrase in s["quote"] for s in sides), (topic, phrase)
