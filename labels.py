@@ -39,7 +39,7 @@ where {alias_column} is not null and trim(:{param}) != '' and (lower(alias) = lo
 
 # Columns that are the site's machinery, not facts: left out of HTML pages, kept in the
 # JSON, CSV and .db. A claim's `subject_type`/`subject_id` repeat its one non-empty link.
-MACHINERY = {"popup", "alias_folded", "quote_offset", "subject_type", "subject_id", "folded"}
+MACHINERY = {"popup", "alias_folded", "quote_offset", "passage_offset", "subject_type", "subject_id", "folded"}
 DATE_PARTS = {"date_end", "date_precision", "reported_start", "reported_end"}  # said in date_start's words
 
 

@@ -215,7 +215,7 @@ SECTION_TITLES = {
     ("event_groups", "group_id"): "Part in events", ("event_groups", "event_id"): "Groups taking part",
     ("event_people", "person_id"): "Part in events", ("event_people", "event_id"): "People taking part",
     ("sources", "cited_by_id"): "Works this document cites",
-    ("documents", "source_id"): "How much of it the claims quote",
+    ("documents", "source_id"): "How much of it is quoted, or left out on purpose",
     ("passages_left_out", "source_id"): "Passages left out on purpose",
 }
 
