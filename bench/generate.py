@@ -157,6 +157,14 @@ class Corpus:
                     f"    notes: {words(rng, 12).capitalize()}.", ""]
         return "\n".join(out)
 
+    def left_out_yml(self) -> str:
+        """Each document's heading line, left out on purpose as the real seeds leave theirs."""
+        out = ["passages_left_out:"]
+        for sid in self.sources:
+            out += [f"  - id: {sid}-heading", f"    source: {sid}", "    passage: Synthetic document.",
+                    "    reason: heading"]
+        return "\n".join(out)
+
     def disputes_yml(self) -> str:
         out = ["dispute_topics:"]
         for did in self.disputes:
@@ -258,6 +266,7 @@ def generate(events: int, out: Path, per_file: int | None = None, seed: int = 6)
         "people.yml": c.actors_yml("people", c.people),
         "memberships.yml": c.memberships_yml(),
         "relations.yml": c.relations_yml(),
+        "passages-left-out.yml": c.left_out_yml(),
     }
     for n, first in enumerate(range(0, events, per_file), 1):
         files[f"events-{n:04d}.yml"] = c.events_yml(first, min(events, first + per_file))

@@ -137,3 +137,22 @@ def test_the_command_says_what_it_wrote(db_path, tmp_path):
                           capture_output=True, text=True, cwd=Path(ftm_export.__file__).parent, timeout=120)
     assert done.returncode == 0 and done.stdout.startswith(f"wrote {tmp_path / 'e.json'}: ") and "Event" in done.stdout
     assert '"sourceUrl"' not in (tmp_path / "e.json").read_text()  # no site address: no invented links
+
+
+def using_elsewhere_snippets() -> list[str]:
+    import re
+
+    from conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Using the data elsewhere\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+
+
+def test_the_readme_ftm_snippet_runs_in_a_release(db_path, tmp_path, monkeypatch, capsys):
+    folder = release(db_path, tmp_path, "--no-validate")
+    monkeypatch.chdir(folder)
+    ns = {}
+    exec(compile(using_elsewhere_snippets()[0], "README.md FtM snippet", "exec"), ns)
+    assert len(ns["entities"]) == len((folder / "entities.ftm.json").read_text().splitlines())
+    assert ns["people"] and capsys.readouterr().out.startswith(f"{len(ns['entities'])} entities;")

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import ROOT
+from dataset import RECONCILE
 from test_queries import get
 
 FAR = "public, max-age=31536000, immutable"
@@ -26,7 +27,13 @@ def readme_urls() -> list[str]:
     text = "".join(s for s in sections if not s.startswith(tuple(f"## {n}" for n in NOT_OFFERED)))
     urls = re.findall(r"http://127\.0\.0\.1:8001(/imu[^\s)>`\]]*)", text)
     urls += re.findall(r"`(/imu[/.][^`\s]*)`", text)
-    return sorted(set(urls))
+    return sorted(set(urls) - {RECONCILE})  # an address OpenRefine keeps: never redirected (below)
+
+
+def test_the_reconciliation_service_keeps_its_address(hashed):
+    r = get(hashed, RECONCILE)
+    assert r.status_code == 200 and r.json()["defaultTypes"]
+    assert RECONCILE in (ROOT / "README.md").read_text()
 
 
 def test_the_readme_gives_urls_to_check():

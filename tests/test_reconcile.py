@@ -99,3 +99,11 @@ def test_a_bad_request_is_a_clear_4xx_in_json(live_server, send, status, words):
 def test_only_the_service_takes_a_post(live_server):
     for path in ("/imu/events", "/imu", "/imu/-/reconcile/extra", "/-/reconcile"):
         assert httpx.post(live_server + path, data={"queries": "{}"}, timeout=30).status_code in (404, 405), path
+
+
+def test_the_readme_reconciliation_snippet_runs(live_server, capsys):
+    from test_ftm import using_elsewhere_snippets
+
+    code = using_elsewhere_snippets()[1].replace("http://127.0.0.1:8001", live_server)
+    exec(compile(code, "README.md reconciliation snippet", "exec"), {})
+    assert capsys.readouterr().out == "Tohir Yoldashev 100.0 True\n"
