@@ -147,7 +147,7 @@ NAMED_FACTS = ["an alleged helicopter attack coordinated by Pakistan", "banning 
                "Podmoskov'ye zakhvachen organizator", "oni dvinutsya v Tadzhikistan i Uzbekistan"]
 NAMED_DISPUTES = {
     "imu-leadership-after-2001": "lacking any commanding leadership",
-    "imu-original-aim": "original mission of overthrowing the Uzbek government",
+    "imu-original-aim": "expanded its original goal",
     "mullah-omar-death-account": "accused the Taliban of lying",
     "zabul-2015-imu-target": "the main headquarters of the IMU",
     "imu-violence-2003-2013": "did not appear to be capable",
