@@ -31,6 +31,8 @@ def test_the_manifest_names_the_types_and_the_record_pages(live_server):
     # an id joined into the view URL is the record's page
     page = httpx.get(m["view"]["url"].replace("{{id}}", "people/tohir-yoldashev"), timeout=30)
     assert page.status_code == 200 and "Tohir Yoldashev" in page.text
+    # readers find the service where the downloads are described
+    assert f"<code>{live_server}{PATH}</code>" in httpx.get(live_server + "/about", timeout=30).text
 
 
 @pytest.mark.parametrize("query, type_, expected, score", [
