@@ -29,7 +29,8 @@ parameters found these classes (tests/test_fuzz.py sends them): booleans that ar
 booleans (`_json_infinity=x`), JSON that is not JSON (`_through=`, `_facet={}`,
 `id__in=[1`), integers beyond SQLite's 64 bits (`id__gt=99999999999999999999`),
 `_timelimit=abc`, a sort by a column the table lacks, several statements in `_where`, and
-a query stopped by the time limit before a CSV stream began.
+a query stopped by the time limit before a CSV stream began. A page's own query stopped by
+the time limit, with nothing in the query string to blame, is a 503 (busy), not a 500.
 """
 from __future__ import annotations
 
@@ -216,4 +217,9 @@ def handle_exception(datasette, request, exception):
         exception = DatasetteError(exception.message, status=400)
     elif (message := bad_request(request, exception)) is not None:
         exception = DatasetteError(message, status=400)
+    elif isinstance(exception, QueryInterrupted):
+        # one of the page's own queries ran out of time: the server is busy, or the page
+        # too big for it; not a fault of the request, and no reason for a 500
+        exception = DatasetteError("This page took too long to make: the server may be busy. "
+                                   "Try again in a moment.", status=503)
     return site_error_page(datasette, request, exception)

@@ -471,3 +471,37 @@ def test_a_parameter_name_with_needless_escapes_is_refused(ds, name):
     r = asyncio.run(ds.client.get(f"/imu.json?{name}=select+1"))
     assert r.status_code == 400 and "write it plainly" in r.json()["error"]
     assert asyncio.run(ds.client.get("/imu/search.json?q=IMU&my%20name=1&%D0%B8=2")).status_code == 200
+
+
+def test_a_page_whose_own_query_runs_out_of_time_is_busy_not_broken(ds):
+    """A record page's queries are the site's, not the visitor's: when one is interrupted
+    (a 4 s query on a source's page at 100,000 events did so), the answer is a 503."""
+    from datasette.database import QueryInterrupted
+    from datasette.utils.asgi import Request
+
+    readonly = load_plugin("readonly")
+    stopped = QueryInterrupted(sqlite3.OperationalError("interrupted"), "select 1", {})
+    for path, kind in (("/imu/sources/x", "text/html"), ("/imu/sources/x.json", "application/json")):
+        response = asyncio.run(readonly.handle_exception(ds, Request.fake(path), stopped)())
+        assert response.status == 503 and response.content_type.startswith(kind)
+        assert "took too long" in str(response.body)
+    asked = Request.fake("/imu/events?_where=1")  # the visitor's own SQL: still their 400
+    assert asyncio.run(readonly.handle_exception(ds, asked, stopped)()).status == 400
+
+
+def test_a_records_disputes_are_those_of_its_claims_and_of_claims_quoting_the_same_passage(con):
+    """The query behind a record page's "Disputed" line, rewritten to read only its own
+    claims' sources (a scan of every claim took 4 s for a source's page at 100,000 events,
+    past the deadline), finds what its definition says, for every source and group."""
+    records = load_plugin("records")
+    claims = con.execute("select source_id, cited_source_id, group_id, quote, dispute_id from claims").fetchall()
+    for table, columns in (("sources", ("source_id", "cited_source_id")), ("groups", ("group_id",))):
+        found = "c.rowid in (" + " union ".join(f"select c.rowid from claims c where c.[{c}] = :id"
+                                               for c in columns) + ")"
+        for (record,) in con.execute(f"select id from {table}"):
+            mine = [c for c in claims if record in (c[k] for k in columns)]
+            passages = {(c["source_id"], c["quote"]) for c in mine}
+            expected = {c["dispute_id"] for c in claims if c["dispute_id"] and (
+                c in mine or (c["source_id"], c["quote"]) in passages)}
+            got = {r[0] for r in con.execute(records._DISPUTED_SQL.format(found=found), {"id": record})}
+            assert got == expected, (table, record)
