@@ -410,6 +410,11 @@ def test_incremental_builds_of_the_real_seeds_dump_like_full_builds(tmp_path, mo
         [("groups.yml", "description: ", "description: Edited. ")],
         [("people.yml", "description: ", "description: Edited. ")],
         [("memberships.yml", "role: leader", "role: member")],
+        # a claim's words of its own: the documents' sentences stand as they were
+        [("groups.yml", "statement: ", "statement: Edited. ")],
+        # a passage left out in place of another: the date line becomes unaccounted
+        [("passages-left-out.yml", "passage: Monday, April 14, 2014\n",
+          "passage: Has the Islamic Movement of Uzbekistan Returned?\n")],
         # a membership, with its claims, moved from one file to another
         [("memberships.yml", "\n  - " + first, ""),
          ("relations.yml", "\ngroup_relations:", "\nmemberships:\n  - " + first + "\ngroup_relations:")],
