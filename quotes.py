@@ -137,9 +137,10 @@ def differences(part: str, passage: str, most: int = 4) -> str:
     return "; differs: " + "; ".join(said[:most]) + more
 
 
-def not_found(quote: str, document: str, text: str) -> str:
-    """The error for a quote not in its document: the closest passage and what differs."""
-    message = f"quote: not found in {document}: {quote[:80]!r}"
+def not_found(quote: str, document: str, text: str, field: str = "quote") -> str:
+    """The error for a quote (or a passage, in `field`) not in its document: the closest
+    passage and what differs."""
+    message = f"{field}: not found in {document}: {quote[:80]!r}"
     part = missing_part(quote, text)
     close = closest_passage(part, text)
     if close is None:
@@ -203,23 +204,27 @@ def document_of(sources: dict[str, tuple[str | None, str | None]], source_id: st
 QUOTING = {"claims": ("quote", "quote_offset"), "passages_left_out": ("passage", "passage_offset")}
 
 
-def claim_spans(conn: sqlite3.Connection, docs: Documents,
-                table: str = "claims") -> dict[str, list[tuple[int, int]]]:
-    """{document: the spans of its reading text that claims (or another QUOTING table's rows)
-    quote}, for sentences.py. A quote in one part starts at its row's offset, which the
-    build has found."""
+def quoted_spans(conn: sqlite3.Connection, docs: Documents,
+                 table: str = "claims") -> dict[str, list[tuple[int, int, str]]]:
+    """{document: (start, end, row id) of each span of its reading text that the rows of a
+    QUOTING table quote}, for sentences.py. A quote in one part starts at its row's
+    offset, which the build has found; a table the database lacks quotes nothing."""
+    if not conn.execute("select 1 from sqlite_master where name = ?", [table]).fetchone():
+        return {}
     column, offset_column = QUOTING[table]
     sources = source_documents(conn)
-    out: dict[str, list[tuple[int, int]]] = {}
-    for source_id, quote, offset in conn.execute(f"select source_id, [{column}], [{offset_column}] from [{table}]"):
+    out: dict[str, list[tuple[int, int, str]]] = {}
+    for row_id, source_id, quote, offset in conn.execute(
+            f"select id, source_id, [{column}], [{offset_column}] from [{table}] order by [{offset_column}], id"):
         document = document_of(sources, source_id)
         text = docs.text(document) if document else None
         if text is None:
             continue
         if offset is not None and "..." not in quote and "\u2026" not in quote:
-            out.setdefault(document, []).append((offset, offset + len(normalise(quote))))
+            spans = [(offset, offset + len(normalise(quote)))]
         else:
-            out.setdefault(document, []).extend(spans_in(quote, text) or [])
+            spans = spans_in(quote, text) or []
+        out.setdefault(document, []).extend((start, end, row_id) for start, end in spans)
     return out
 
 
@@ -262,7 +267,7 @@ def check_claims(conn: sqlite3.Connection, docs: Documents, only: dict[str, set[
                 continue
             at = offset_in(quote, text)
             if at is None:
-                problems.append((table, row_id, column + not_found(quote, document, text)[len("quote"):]))
+                problems.append((table, row_id, not_found(quote, document, text, column)))
                 continue
             offsets.append((table, at, row_id))
     return problems, offsets

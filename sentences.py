@@ -23,8 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from quotes import DOCS, QUOTING, Documents, claim_spans, document_of, normalise, reading_text, \
-    source_documents, spans_in
+from quotes import DOCS, Documents, normalise, quoted_spans, reading_text
 from schema import Field
 
 END = re.compile(r"[.!?][\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -101,6 +100,15 @@ def split(raw: str) -> list[Sentence]:
     return out
 
 
+def overlapping(sentences: list[Sentence], starts: list[int], start: int, end: int):
+    """The sentences a span [start, end) shares characters with; `starts` are their starts."""
+    i = max(0, bisect.bisect_right(starts, start) - 1)
+    while i < len(sentences) and sentences[i].start < end:
+        if min(end, sentences[i].end) > max(start, sentences[i].start):
+            yield sentences[i]
+        i += 1
+
+
 def cover(sentences: list[Sentence], spans: list[tuple[int, int]]) -> None:
     """Count, for each sentence, its characters that some span covers (spans may overlap)."""
     merged: list[list[int]] = []
@@ -111,48 +119,26 @@ def cover(sentences: list[Sentence], spans: list[tuple[int, int]]) -> None:
             merged.append([start, end])
     starts = [s.start for s in sentences]
     for start, end in merged:
-        i = max(0, bisect.bisect_right(starts, start) - 1)
-        while i < len(sentences) and sentences[i].start < end:
-            s = sentences[i]
-            s.covered += max(0, min(end, s.end) - max(start, s.start))
-            i += 1
-
-
-def passage_spans(conn: sqlite3.Connection, docs: Documents) -> dict[str, list[tuple[int, int, str]]]:
-    """{document: (start, end, id) of each passage left out}, where the passage stands in it."""
-    if not conn.execute("select 1 from sqlite_master where name = 'passages_left_out'").fetchone():
-        return {}
-    column, offset_column = QUOTING["passages_left_out"]
-    sources = source_documents(conn)
-    out: dict[str, list[tuple[int, int, str]]] = {}
-    for row_id, source_id, passage in conn.execute(f"select id, source_id, [{column}] from passages_left_out "
-                                                   f"order by [{offset_column}], id"):
-        document = document_of(sources, source_id)
-        text = docs.text(document) if document else None
-        for start, end in (spans_in(passage, text) or []) if text else []:
-            out.setdefault(document, []).append((start, end, row_id))
-    return out
+        for s in overlapping(sentences, starts, start, end):
+            s.covered += min(end, s.end) - max(start, s.start)
 
 
 def account(conn: sqlite3.Connection, docs: Documents) -> dict[str, tuple[str, list[Sentence]]]:
     """{document: (source id, its sentences with what the claims cover and the passages
     left out that cover them)} for every source document."""
-    spans = claim_spans(conn, docs)
-    listed = passage_spans(conn, docs)
+    quoted = quoted_spans(conn, docs, "claims")
+    listed = quoted_spans(conn, docs, "passages_left_out")
     out = {}
     for source_id, document in conn.execute("select id, document from sources where document is not null "
                                             "order by document"):
         if docs.problem(document) is not None:
             continue
         found = split((docs.folder / document).read_text(encoding="utf-8", errors="replace"))
-        cover(found, spans.get(document, []))
+        cover(found, [(start, end) for start, end, _ in quoted.get(document, [])])
         starts = [s.start for s in found]
         for start, end, row_id in listed.get(document, []):
-            i = max(0, bisect.bisect_right(starts, start) - 1)
-            while i < len(found) and found[i].start < end:
-                if min(end, found[i].end) > max(start, found[i].start):
-                    found[i].listed += (row_id,)
-                i += 1
+            for s in overlapping(found, starts, start, end):
+                s.listed += (row_id,)
         out[document] = (source_id, found)
     return out
 
