@@ -70,16 +70,27 @@ def _write(day: datetime.date, unit: str, year: bool = True, month: bool = True)
     return " ".join(parts)
 
 
-def _whole(start: datetime.date, end: datetime.date) -> str | None:
-    """The range as one day, month, year or decade, if it is exactly one."""
+def _whole_unit(start: datetime.date, end: datetime.date) -> str | None:
+    """The unit the range is exactly one of ('day', 'month', 'year'), if it is one."""
     if start == end:
-        return _write(start, "day")
+        return "day"
     us, ue = _unit(start, "start"), _unit(end, "end")
     if start.year == end.year and start.month == end.month and us != "day" and ue != "day":
-        return _write(start, "month")
+        return "month"
     if start.year == end.year and us == ue == "year":
-        return str(start.year)
+        return "year"
     return None
+
+
+def _whole(start: datetime.date, end: datetime.date) -> str | None:
+    """The range as one day, month or year, if it is exactly one."""
+    unit = _whole_unit(start, end)
+    return _write(start, unit) if unit else None
+
+
+def _iso(day: datetime.date, unit: str) -> str:
+    """A day as a partial ISO date at a unit: '1999', '1999-02' or '1999-02-16'."""
+    return day.isoformat()[:{"year": 4, "month": 7, "day": 10}[unit]]
 
 
 def _bounds(start: datetime.date, end: datetime.date) -> tuple[str, str]:
@@ -163,26 +174,15 @@ def partial(start, end) -> str | None:
     """A range as the one partial ISO date it is exactly ('1999', '1999-02', '1999-02-16'),
     or None when it is none. FollowTheMoney takes dates so (ftm_export.py)."""
     s, e = _parse(start), _parse(end)
-    if s is None or e is None or e < s:
-        return None
-    if s == e:
-        unit = "day"
-    elif (s.year, s.month) == (e.year, e.month) and _unit(s, "start") != "day" and _unit(e, "end") != "day":
-        unit = "month"
-    elif s.year == e.year and _unit(s, "start") == _unit(e, "end") == "year":
-        unit = "year"
-    else:
-        return None
-    return {"year": s.isoformat()[:4], "month": s.isoformat()[:7], "day": s.isoformat()}[unit]
+    unit = _whole_unit(s, e) if s is not None and e is not None and s <= e else None
+    return _iso(s, unit) if unit else None
 
 
 def bound(value, side: str) -> str | None:
     """One bound as a partial ISO date at the unit it falls on: 2013-01-01 as a start is
     '2013', 2013-05-31 as an end '2013-05'."""
     day = _parse(value)
-    if day is None:
-        return None
-    return {"year": day.isoformat()[:4], "month": day.isoformat()[:7], "day": day.isoformat()}[_unit(day, side)]
+    return _iso(day, _unit(day, side)) if day else None
 
 
 def day_words(value, side: str = "start") -> str:
