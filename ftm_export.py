@@ -39,6 +39,7 @@ from followthemoney.proxy import EntityProxy
 from dates import bound, date_phrase, partial
 from files import temp_path
 from labels import record_url, source_label
+from schema import CLAIM
 
 PUBLIC_BODY = {"government", "security-force", "armed-forces", "intelligence-agency"}
 ALIAS_PROPERTY = {"abbreviation": "abbreviation", "former-name": "previousName", "nickname": "weakAlias",
@@ -46,6 +47,7 @@ ALIAS_PROPERTY = {"abbreviation": "abbreviation", "former-name": "previousName",
 RELATION_SCHEMA = {"renamed-to": ("Succession", "predecessor", "successor"),
                    "part-of": ("Membership", "member", "organization")}
 LINK = ("UnknownLink", "subject", "object")
+PARTIES = (("event_groups", "groups", "group_id"), ("event_people", "people", "person_id"))  # table, owner, column
 PREFIX = "imu"
 
 
@@ -103,21 +105,20 @@ class Exporter:
 
     def __init__(self, conn: sqlite3.Connection, base_url: str = ""):
         self.conn, self.base_url = conn, base_url
-        self.sources: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
-        for column, in (("group_id",), ("person_id",), ("event_id",), ("membership_id",), ("relation_id",),
-                        ("event_group_id",), ("event_person_id",)):
+        self.sources: dict[tuple[str, str], list[tuple[str, str | None]]] = {}  # (table, id) -> its claims' sources
+        for table, column in CLAIM.parent_column.items():
             for subject, title, publisher, author, url in conn.execute(
                     f"select distinct c.{column}, s.title, s.publisher, s.author, s.url from claims c "
                     f"join sources s on s.id = c.source_id where c.{column} is not null order by c.{column}, s.id"):
-                self.sources.setdefault((column, subject), []).append((source_label(title, publisher, author), url))
+                self.sources.setdefault((table, subject), []).append((source_label(title, publisher, author), url))
         self.disputes: dict[tuple[str, str], list[str]] = {}
         for subject_type, subject, question in conn.execute(
                 "select distinct c.subject_type, c.subject_id, d.question from claims c "
                 "join dispute_topics d on d.id = c.dispute_id order by c.subject_type, c.subject_id, d.id"):
             self.disputes.setdefault((subject_type, subject), []).append(question)
 
-    def cited(self, proxy: EntityProxy, column: str, table: str, record_id: str) -> EntityProxy:
-        for label, url in self.sources.get((column, record_id), []):
+    def cited(self, proxy: EntityProxy, table: str, record_id: str) -> EntityProxy:
+        for label, url in self.sources.get((table, record_id), []):
             put(proxy, "publisher", label)
             put(proxy, "publisherUrl", url)
         for question in self.disputes.get((table, record_id), []):
@@ -139,20 +140,20 @@ class Exporter:
             put(proxy, "description", row["description"])
             put(proxy, "classification", words(row["kind"]))
             self.names(proxy, "group_id", row["id"])
-            yield self.cited(proxy, "group_id", "groups", row["id"])
+            yield self.cited(proxy, "groups", row["id"])
         for row in q("select * from people order by id"):
             proxy = make("Person", "people", row["id"], url)
             put(proxy, "name", row["name"])
             put(proxy, "description", row["description"])
             self.names(proxy, "person_id", row["id"])
-            yield self.cited(proxy, "person_id", "people", row["id"])
+            yield self.cited(proxy, "people", row["id"])
         for row in q("select * from memberships order by id"):
             proxy = make("Membership", "memberships", row["id"], url)
             put(proxy, "member", entity_id("people", row["person_id"]))
             put(proxy, "organization", entity_id("groups", row["group_id"]))
             put(proxy, "role", words(row["role"]))
             self.span(proxy, row)
-            yield self.cited(proxy, "membership_id", "memberships", row["id"])
+            yield self.cited(proxy, "memberships", row["id"])
         for row in q("select * from group_relations order by id"):
             schema, source, target = RELATION_SCHEMA.get(row["relation"], LINK)
             proxy = make(schema, "group_relations", row["id"], url)
@@ -160,7 +161,11 @@ class Exporter:
             put(proxy, target, entity_id("groups", row["related_group_id"]))
             put(proxy, "role", words(row["relation"]))
             self.span(proxy, row)
-            yield self.cited(proxy, "relation_id", "group_relations", row["id"])
+            yield self.cited(proxy, "group_relations", row["id"])
+        involved: dict[str, list[str]] = {}  # event id -> its parties' entity ids, read once
+        for table, owner, party in PARTIES:
+            for event_id, party_id in q(f"select distinct event_id, {party} from {table} order by event_id, {party}"):
+                involved.setdefault(event_id, []).append(entity_id(owner, party_id))
         for row in q("select * from events order by date_start, id"):
             proxy = make("Event", "events", row["id"], url)
             put(proxy, "name", row["title"])
@@ -172,23 +177,19 @@ class Exporter:
             if row["fatalities_text"] or row["fatalities_low"] is not None:
                 figures = "–".join(dict.fromkeys(str(row[c]) for c in ("fatalities_low", "fatalities_high")
                                                  if row[c] is not None))
-                note(proxy, "Fatalities: " + (f"{figures} " if figures else "")
-                    + (f"(the source: {row['fatalities_text']})" if row["fatalities_text"] else "").strip())
-            for table, column in (("event_groups", "group_id"), ("event_people", "person_id")):
-                for (party,) in q(f"select distinct {column} from {table} where event_id = ? order by {column}",
-                                  [row["id"]]):
-                    put(proxy, "involved", entity_id("groups" if column == "group_id" else "people", party))
-            yield self.cited(proxy, "event_id", "events", row["id"])
-        for table, column, owner in (("event_groups", "event_group_id", "groups"),
-                                     ("event_people", "event_person_id", "people")):
-            party = "group_id" if owner == "groups" else "person_id"
+                said = f"(the source: {row['fatalities_text']})" if row["fatalities_text"] else ""
+                note(proxy, "Fatalities: " + " ".join(part for part in (figures, said) if part))
+            for party in involved.get(row["id"], ()):
+                put(proxy, "involved", party)
+            yield self.cited(proxy, "events", row["id"])
+        for table, owner, party in PARTIES:
             for row in q(f"select * from {table} order by id"):
                 proxy = make("UnknownLink", table, row["id"], url)
                 put(proxy, "subject", entity_id(owner, row[party]))
                 put(proxy, "object", entity_id("events", row["event_id"]))
                 put(proxy, "role", words(row["role"]))
                 put(proxy, "description", row["note"])
-                yield self.cited(proxy, column, table, row["id"])
+                yield self.cited(proxy, table, row["id"])
 
     @staticmethod
     def span(proxy: EntityProxy, row: sqlite3.Row) -> None:
