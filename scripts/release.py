@@ -123,8 +123,9 @@ def write_csv(conn: sqlite3.Connection, table: str, out: Path) -> int:
 
 
 def descriptor(conn: sqlite3.Connection, about: dict[str, str], listed: list[tuple[str, str, str]],
-               counts: dict[str, int], folder: Path | None = None) -> dict:
-    """datapackage.json: the package's metadata from dataset_info (`about`), a resource per CSV."""
+               counts: dict[str, int], folder: Path) -> dict:
+    """datapackage.json: the package's metadata from dataset_info (`about`), a resource per CSV
+    and one per other file of `folder` (FILES)."""
     documents = conn.execute("select title, url from sources where document is not null order by id").fetchall()
     left_out = "; ".join(f"{t} ({why})" for t, why in LEFT_OUT.items())
     return {
@@ -162,8 +163,8 @@ def descriptor(conn: sqlite3.Connection, about: dict[str, str], listed: list[tup
             "mediatype": mediatype,
             "encoding": "utf-8",
             "description": description,
-            **({"hash": f"sha256:{sha256(folder / path)}", "bytes": (folder / path).stat().st_size}
-               if folder is not None else {}),
+            "hash": f"sha256:{sha256(folder / path)}",
+            "bytes": (folder / path).stat().st_size,
         } for path, (name, mediatype, file_format, description) in FILES.items()],
     }
 
@@ -220,15 +221,13 @@ def build(db: Path, out: Path, previous: Path | None = None, base_url: str = "",
         (folder / "data").mkdir(parents=True)
         listed = resources(conn)
         counts = {t: write_csv(conn, t, folder / "data" / f"{t}.csv") for t, _, _ in listed}
-    shutil.copyfile(db, folder / "imu.db")
-    geojson_export.write_geojson(folder / "imu.db", folder / GEOJSON, base_url)
-    try:
-        ftm_export.write(folder / "imu.db", folder / FTM, base_url)  # every entity validated by the FtM model
-    except (ftm_export.Unmappable, ftm_export.InvalidData) as exc:
-        raise ValueError(f"{FTM}: {exc}") from None
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        conn.row_factory = sqlite3.Row
-        package = descriptor(conn, about, listed, counts, folder)
+        shutil.copyfile(db, folder / "imu.db")
+        geojson_export.write_geojson(folder / "imu.db", folder / GEOJSON, base_url)
+        try:
+            ftm_export.write(folder / "imu.db", folder / FTM, base_url)  # every entity validated by the FtM model
+        except (ftm_export.Unmappable, ftm_export.InvalidData) as exc:
+            raise ValueError(f"{FTM}: {exc}") from None
+        package = descriptor(conn, about, listed, counts, folder)  # the files' hashes with them
     (folder / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
     (folder / "CITATION.cff").write_text(citation_cff(about["records_date"], base_url), encoding="utf-8")
