@@ -84,6 +84,9 @@ def sql_fold(text) -> str:
     return fold(text)
 
 
+# A fold this short or shorter names too much to match a name by (two letters of consonants
+# are many words); the canned queries' SQL in metadata.yml writes the same number.
+FOLDED_MIN_CHARS = 3
 SEARCH_MAX_CHARS = 300  # a pasted sentence or two; full-text cost grows with every word
 SEARCH_MAX_WORDS = 32
 

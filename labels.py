@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 
 from dataset import DB  # the database's name, written once
+from fold import FOLDED_MIN_CHARS
 
 
 def source_label(title: str | None, publisher: str | None = None, author: str | None = None) -> str:
@@ -30,11 +31,11 @@ def names_sql(table: str, alias_column: str, param: str) -> str:
     return f"""
 select id from {table}
 where trim(:{param}) != '' and (id = trim(:{param}) or lower(name) = lower(trim(:{param}))
-  or (length(fold(:{param})) > 3 and fold(name) = fold(:{param})))
+  or (length(fold(:{param})) > {FOLDED_MIN_CHARS} and fold(name) = fold(:{param})))
 union
 select {alias_column} from aliases
 where {alias_column} is not null and trim(:{param}) != '' and (lower(alias) = lower(trim(:{param}))
-  or (length(fold(:{param})) > 3 and fold(alias) = fold(:{param})))"""
+  or (length(fold(:{param})) > {FOLDED_MIN_CHARS} and fold(alias) = fold(:{param})))"""
 
 
 # Columns that are the site's machinery, not facts: left out of HTML pages, kept in the

@@ -32,7 +32,7 @@ from datasette.utils.asgi import Response
 from rapidfuzz import fuzz, process
 
 from dataset import DB, RECONCILE  # the database's name and this service's address
-from fold import fold, search_problem
+from fold import FOLDED_MIN_CHARS, fold, search_problem
 
 MAX_BODY = 64 * 1024  # OpenRefine sends 10 queries a batch: a few KB
 MAX_QUERIES = 50
@@ -87,7 +87,7 @@ class Spellings:
                 continue
             if self.lower[i] == lower:
                 score = 100.0
-            elif len(folded) > 3 and self.folded[i] == folded:
+            elif len(folded) > FOLDED_MIN_CHARS and self.folded[i] == folded:
                 score = 95.0
             else:
                 score = round(ratio * 0.9, 1)
