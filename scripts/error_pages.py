@@ -26,8 +26,10 @@ ERRORS = {
           "or a header or cookie longer than the site reads (8 KB). Check the address, or try "
           "again from another browser."),
     404: ("Not found", "There is no page at this address. Start again from the home page."),
-    405: ("Method not allowed", "This site is read-only: it answers GET and HEAD requests only."),
-    413: ("Request too large", "This site is read-only and reads no request body."),
+    405: ("Method not allowed", "This site is read-only: it answers GET and HEAD requests only (and "
+          "OpenRefine's reconciliation queries, posted as a form to /imu/-/reconcile)."),
+    413: ("Request too large", "This site is read-only and reads no request body, but for a "
+          "reconciliation query's form of at most 64 KB."),
     414: ("Address too long", "This address is longer than the site reads (8 KB). Shorten the "
           "query, or download the database and run it on your own machine."),
     429: ("Too many requests", "This address has sent more SQL queries than the site answers "
