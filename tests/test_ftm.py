@@ -11,7 +11,7 @@ import pytest
 from followthemoney import model
 
 import ftm_export
-from test_release import release
+from test_release import readme_snippets, release
 
 BASE = "https://imu.example.org"
 
@@ -140,13 +140,7 @@ def test_the_command_says_what_it_wrote(db_path, tmp_path):
 
 
 def using_elsewhere_snippets() -> list[str]:
-    import re
-
-    from conftest import ROOT
-
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Using the data elsewhere\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    return readme_snippets("python", "Using the data elsewhere")
 
 
 def test_the_readme_ftm_snippet_runs_in_a_release(db_path, tmp_path, monkeypatch, capsys):

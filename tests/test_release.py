@@ -233,9 +233,9 @@ def test_make_release_passes_previous():
 
 # ---------------------------------------------------------------- README: loading the data elsewhere
 
-def readme_snippets(language: str) -> list[str]:
+def readme_snippets(language: str, heading: str = "Loading the data elsewhere") -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Loading the data elsewhere\n", 1)[1].split("\n## ", 1)[0]
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
     return re.findall(rf"```{language}\n(.*?)```", section, flags=re.S)
 
 
