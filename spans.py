@@ -218,6 +218,15 @@ def phrase(date_start, date_end, precision=None, reported_start=None, reported_e
 DATE_COLUMNS = ("date_start", "date_end", "date_precision", "reported_start", "reported_end")
 
 
+def order_sql(t: str = "") -> str:
+    """ORDER BY terms that list spans (of alias `t`) as a reader reads them over time. By
+    time_order alone, "leader until August 2009" (known by its end) came after "leader, from
+    August 2009 at the earliest": within a year, a span known only by its end began before
+    it, so it comes before the spans that begin that year. The undated last."""
+    return (f"{t}time_order is null, substr({t}time_order, 1, 4), "
+            f"coalesce({t}date_start, {t}reported_start) is not null, {t}time_order, {t}date_end, {t}id")
+
+
 def row_phrase(row) -> str:
     """phrase() of a row (an sqlite3.Row or dict) of a span table; a column the row does not
     have (a table page asked for some columns only) counts as empty."""

@@ -15,7 +15,7 @@
   const showUndated = document.getElementById("imu-undated");
   const types = Array.from(box.querySelectorAll("input[data-relation]"));
   const style = {};
-  types.forEach((t) => { style[t.dataset.relation] = { colour: t.dataset.colour, arrow: t.dataset.arrow }; });
+  types.forEach((t) => { style[t.dataset.relation] = { colour: t.dataset.colour, arrow: t.dataset.arrow, words: t.dataset.words }; });
   const focus = new Set((box.dataset.focus || "").split(" ").filter(Boolean));
   const params = new URLSearchParams(location.search);
   const group = params.get("group") || "";
@@ -71,9 +71,9 @@
     const edges = rows.map((r) => {
       nodes.set(r.group_id, r.group_name);
       nodes.set(r.related_group_id, r.related_group);
-      const s = style[r.relation] || { colour: "#000", arrow: "triangle" };
+      const s = style[r.relation] || { colour: "#000", arrow: "triangle", words: r.relation };
       return { group: "edges", data: { id: "r:" + r.id, relation_id: r.id, source: "g:" + r.group_id,
-        target: "g:" + r.related_group_id, relation: r.relation, words: r.relation.replace(/-/g, " "),
+        target: "g:" + r.related_group_id, relation: r.relation, words: s.words,
         status: r.status, disputed: r.disputed ? true : false, colour: s.colour, arrow: s.arrow, row: r } };
     });
     cy.elements().remove();
@@ -162,7 +162,7 @@
   async function showClaims(edge) {
     const r = edge.data("row");
     const head = document.createElement("h3");
-    head.textContent = `${r.group_name} ${r.relation.replace(/-/g, " ")} ${r.related_group}`;
+    head.textContent = `${r.group_name} ${edge.data("words")} ${r.related_group}`;
     const page = document.createElement("a");
     page.href = r.link;
     page.textContent = "The relation's page";

@@ -42,6 +42,8 @@ RELATION_STYLES = {
     "fought-against": ("#e15759", "triangle-cross"),
 }
 assert set(RELATION_STYLES) == set(RELATIONS), "every relation type needs a style"
+# colour, arrow and the relation in words (as every other page says it), for the legend and lines
+LEGEND = {r: (*style, labels.code_words("relation", r)) for r, style in RELATION_STYLES.items()}
 
 GROUPS_NAMED = labels.names_sql("groups", "group_id", "group")  # as the queries' `target`
 
@@ -73,7 +75,7 @@ def extra_template_vars(view_name, table, database, request, datasette):
             "data": f"{datasette.urls.database(DB)}/{name}.json",
             "claims": f"{datasette.urls.database(DB)}/relation_claims.json",
             "first_year": int(first or 1990), "last_year": int(last or 2015),
-            "focus": focus, "relations": RELATION_STYLES,
+            "focus": focus, "relations": LEGEND,
             "scripts": ["cytoscape.min.js", "network.js"] if name == "network"
             else ["d3.min.js", "plot.umd.min.js", "chart.js"],
         }}

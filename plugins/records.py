@@ -180,7 +180,8 @@ async def sections(db, table: str, id: str, k: labels.Keys, own: str) -> list[di
             continue
         rows = [dict(r) for r in (await db.execute(
             f"select x.id, {dates} from [{other}] x {join} where x.[{column}] = :id "
-            f"order by date_order is null, date_order, date_end, x.id limit {SECTION_LIMIT}", {"id": id})).rows]
+            f"order by {spans.order_sql('x.') if other in spans.SPAN_TABLES else 'date_order is null, date_order, date_end, x.id'} "
+            f"limit {SECTION_LIMIT}", {"id": id})).rows]
         names = await labels.labels_for(db, other, [r["id"] for r in rows])
         for r in rows:
             r["period"] = period(r["date_order"])
@@ -325,7 +326,7 @@ select m.id, m.role, m.date_start, m.date_end, m.date_precision, m.reported_star
   g.id as group_id, g.name as group_name, p.id as person_id, p.name as person_name
 from memberships m join groups g on g.id = m.group_id join people p on p.id = m.person_id
 where m.{column} = :id {roles}
-order by m.time_order is null, m.time_order, m.date_end, m.id
+order by {order}
 """
 _EVENT_YEARS_SQL = """
 select substr(e.date_start, 1, 4) as year, count(*) as n
@@ -379,10 +380,10 @@ async def profile(db, table: str, id: str, row, disputed: list[dict]) -> list[tu
             lines.append(("Kind", markupsafe.escape(words("kind", row["kind"]))))
             if row["first_dated"]:
                 lines.append((PLACED["first_dated"], await placed(db, table, id, row["first_dated"])))
-            sql = _MEMBERSHIPS_SQL.format(column="group_id", roles="and m.role in (%s)" % ", ".join(f"'{r}'" for r in LEADING_ROLES))
+            sql = _MEMBERSHIPS_SQL.format(column="group_id", order=spans.order_sql("m."), roles="and m.role in (%s)" % ", ".join(f"'{r}'" for r in LEADING_ROLES))
             title = "Leaders over time"
         else:
-            sql = _MEMBERSHIPS_SQL.format(column="person_id", roles="")
+            sql = _MEMBERSHIPS_SQL.format(column="person_id", order=spans.order_sql("m."), roles="")
             title = "Roles over time"
         held = []
         for m in (await db.execute(sql, {"id": id})).rows:

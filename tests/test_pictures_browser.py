@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+import labels
+
 from test_pictures import expected_events, expected_network, neighbourhood
 
 LINE = {"holds": "solid", "may hold": "dashed", "undated": "dotted", "dated": "solid"}
@@ -60,6 +62,10 @@ def test_whole_network_and_its_legend(page, live_server, con):
     legend = {el.get_attribute("data-relation"): el.get_attribute("data-colour")
               for el in page.locator("input[data-relation]").all()}
     assert len(legend) == 10 and len(set(legend.values())) == 10
+    # relations in the words every other page uses, not their codes
+    said = {el.get_attribute("data-relation"): " ".join(el.locator("xpath=..").inner_text().split())
+            for el in page.locator("input[data-relation]").all()}
+    assert said == {r: labels.code_words("relation", r) for r in legend}, said
     colours = page.evaluate("() => Object.fromEntries(window.imuNetwork.edges().map(e => [e.data('relation'), e.style('line-color')]))")
     assert len(set(colours.values())) == len(colours)
     assert page.locator("#imu-network-count").inner_text().startswith("In 2001:")
@@ -83,6 +89,7 @@ def test_clicking_a_line_shows_its_quotes(page, live_server, con):
     for quote in quotes:
         assert " ".join(quote.split()) in text
     assert "Disputed:" in text  # the alliance's start is disputed
+    assert panel.locator("h3").inner_text() == "Islamic Movement of Uzbekistan allied with Taliban"
     assert panel.locator("a", has_text="The relation's page").get_attribute("href") == f"/imu/group_relations/{relation}"
     assert panel.locator(".imu-claim").count() == len(quotes)
     assert page.errors == []
