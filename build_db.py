@@ -41,7 +41,8 @@ from dates import date_phrase, parse_date
 from files import Terminated, out_problem, seed_files, sweep, temp_path, terminate_on_sigterm, worker_pool
 from fold import fold
 from quotes import DOCS, QUOTING, Documents, check_claims
-from seedparse import Mapping, duplicate_errors, read_seed, short
+import seedparse
+from seedparse import Mapping, duplicate_errors, line_of, read_seed, short
 from schema import (
     EVENT_CATEGORY, FTS, FTS_TOKENIZE, INDEXES, RECORDS, SLUG, TOP_LEVEL, Field, Record, table_fields,
 )
@@ -92,6 +93,8 @@ class FileResult:
     visits: int = 0
     too_many: bool = False
     unread: str = ""  # the label of a file that could not be parsed: its records are unknown
+    lined: bool = True  # its locations name lines (the fast reader keeps none: seedparse.line_of)
+    keys: int = 0  # keys of the document and of the records validated, each mapping once
 
 
 def check_value(f: Field, value) -> tuple[object, str | None]:
@@ -146,20 +149,22 @@ def check_record(rec_type: str, item, where: str, label: str, result: FileResult
     each an alias, otherwise grew as the sixth power of the file's size), and a record
     may not contain itself.
     """
-    if not isinstance(item, Mapping):
+    if not isinstance(item, dict):
         result.errors.append(f"{label}:{getattr(item, 'line', line or '?')}: {where}: expected a mapping "
                              f"of fields, got {short(item)}")
         return None
     key = id(item)
     if key in result.open:
-        result.errors.append(f"{label}:{item.line}: {where}: an alias makes this record contain itself")
+        result.errors.append(f"{label}:{line_of(item)}: {where}: an alias makes this record contain itself")
         return None
     result.visits += 1
-    result.seen.add(key)
+    if key not in result.seen:
+        result.seen.add(key)
+        result.keys += len(item)
     if result.visits - len(result.seen) > MAX_REPEATS:
         if not result.too_many:
             result.too_many = True
-            result.errors.append(f"{label}:{item.line}: {where}: aliases repeat records more than "
+            result.errors.append(f"{label}:{line_of(item)}: {where}: aliases repeat records more than "
                                  f"{MAX_REPEATS:,} times in this file")
         return None
     result.open.add(key)
@@ -169,36 +174,37 @@ def check_record(rec_type: str, item, where: str, label: str, result: FileResult
         result.open.discard(key)
 
 
-def _check_record(rec_type: str, item: Mapping, where: str, label: str, result: FileResult,
+def _check_record(rec_type: str, item: dict, where: str, label: str, result: FileResult,
                   parent: tuple[str, str] | None) -> str | None:
     spec: Record = RECORDS[rec_type]
     errors = result.errors
-    errors.extend(duplicate_errors(item, label, where))
+    if isinstance(item, Mapping):
+        errors.extend(duplicate_errors(item, label, where))
     row: dict[str, object] = {}
     known = {f.name for f in spec.fields} | set(spec.children)
     for key in item:
         if key not in known:
-            errors.append(f"{label}:{item.line_of(key)}: {where}.{key}: unknown field "
+            errors.append(f"{label}:{line_of(item, key)}: {where}.{key}: unknown field "
                           f"(allowed: {', '.join(sorted(known))})")
     for f in spec.fields:
         value = item.get(f.name)
         if value is None:
             if f.required:
-                errors.append(f"{label}:{item.line}: {where}.{f.name}: required field is missing"
+                errors.append(f"{label}:{line_of(item)}: {where}.{f.name}: required field is missing"
                               + (f": {f.description}" if f.description else ""))
             row[f.col] = None
             continue
         value, problem = check_value(f, value)
         if problem:
-            errors.append(f"{label}:{item.line_of(f.name)}: {where}.{f.name}: {problem}")
+            errors.append(f"{label}:{line_of(item, f.name)}: {where}.{f.name}: {problem}")
         row[f.col] = value
         if f.ref and value is not None and problem is None:
-            result.refs.append((f.ref, value, f"{label}:{item.line_of(f.name)}: {where}.{f.name}"))
+            result.refs.append((f.ref, value, f"{label}:{line_of(item, f.name)}: {where}.{f.name}"))
 
     if spec.distinct:
         one, other = spec.distinct
         if item.get(one) is not None and item.get(one) == item.get(other):
-            errors.append(f"{label}:{item.line_of(other)}: {where}.{other}: {item.get(other)!r} is the "
+            errors.append(f"{label}:{line_of(item, other)}: {where}.{other}: {item.get(other)!r} is the "
                           f"{one} itself; a {spec.table[:-1].replace('_', ' ')} links two different records")
     if spec.date_pair:
         check_dates(row, item, where, label, errors, spec.field("date_precision").required,
@@ -232,7 +238,7 @@ def _check_record(rec_type: str, item: Mapping, where: str, label: str, result: 
         rec_id = row["id"] = f"{rec_id}-{n}"
 
     key = (spec.table, rec_id)
-    loc = f"{label}:{item.line}: {where}"
+    loc = f"{label}:{line_of(item)}: {where}"
     if key in result.where:
         errors.append(f"{loc}.id: duplicate id {rec_id!r} (first at {result.where[key]})")
     else:
@@ -245,16 +251,16 @@ def _check_record(rec_type: str, item: Mapping, where: str, label: str, result: 
         if children is None:
             continue
         if not isinstance(children, list):
-            errors.append(f"{label}:{item.line_of(child_key)}: {where}.{child_key}: expected a list")
+            errors.append(f"{label}:{line_of(item, child_key)}: {where}.{child_key}: expected a list")
             continue
         for i, child in enumerate(children):
             child_id = check_record(child_type, child, f"{where}.{child_key}[{i}]", label, result,
-                                    parent=(rec_type, rec_id), line=children.line_of(i))
+                                    parent=(rec_type, rec_id), line=line_of(children, i))
             if child_type == "claims" and child_id:
                 claims += 1
     if spec.needs_claim and claims == 0:
         kind = {"people": "person"}.get(rec_type, rec_type[:-1].replace("_", " "))
-        errors.append(f"{label}:{item.line}: {where}.claims: {'an' if kind[0] in 'aeiou' else 'a'} {kind} "
+        errors.append(f"{label}:{line_of(item)}: {where}.claims: {'an' if kind[0] in 'aeiou' else 'a'} {kind} "
                       f"needs at least one claim quoting its source")
     return rec_id
 
@@ -285,41 +291,56 @@ def check_dates(row, item, where, label, errors, precision_required=False, span=
     lie within its dates (spans.report_problems)."""
     start, end, precision = row.get("date_start"), row.get("date_end"), row.get("date_precision")
     if start and end and start > end:
-        errors.append(f"{label}:{item.line_of('date_end')}: {where}.date_end: {end} is before "
+        errors.append(f"{label}:{line_of(item, 'date_end')}: {where}.date_end: {end} is before "
                       f"date_start {start}")
     if (start or end) and item.get("date_precision") is None and not precision_required:
-        errors.append(f"{label}:{item.line}: {where}.date_precision: required when a date is given")
+        errors.append(f"{label}:{line_of(item)}: {where}.date_precision: required when a date is given")
     if precision and item.get("date_start") is None and item.get("date_end") is None:
-        errors.append(f"{label}:{item.line_of('date_precision')}: {where}: date_precision needs "
+        errors.append(f"{label}:{line_of(item, 'date_precision')}: {where}: date_precision needs "
                       f"date_start or date_end")
     if span and precision and (start or end):
         problem = spans.precision_problem(precision, item.get("date_start") if start else None,
                                           item.get("date_end") if end else None)
         if problem:
-            errors.append(f"{label}:{item.line_of('date_precision')}: {where}.date_precision: {problem}")
+            errors.append(f"{label}:{line_of(item, 'date_precision')}: {where}.date_precision: {problem}")
     if "reported_start" in row:
         for name, problem in spans.report_problems(row, item):
-            errors.append(f"{label}:{item.line_of(name)}: {where}.{name}: {problem}")
+            errors.append(f"{label}:{line_of(item, name)}: {where}.{name}: {problem}")
 
 
 def check_place(row, item, where, label, errors):
     lat, lon = item.get("latitude"), item.get("longitude")  # as given, even if invalid
     if (lat is None) != (lon is None):
-        errors.append(f"{label}:{item.line}: {where}: latitude and longitude go together")
+        errors.append(f"{label}:{line_of(item)}: {where}: latitude and longitude go together")
     if lat is not None and item.get("geo_precision") is None:
-        errors.append(f"{label}:{item.line}: {where}.geo_precision: required with coordinates")
+        errors.append(f"{label}:{line_of(item)}: {where}.geo_precision: required with coordinates")
     low, high = row.get("fatalities_low"), row.get("fatalities_high")
     if low is not None and high is not None and low > high:
-        errors.append(f"{label}:{item.line_of('fatalities_high')}: {where}.fatalities_high: "
+        errors.append(f"{label}:{line_of(item, 'fatalities_high')}: {where}.fatalities_high: "
                       f"{high} is less than fatalities_low {low}")
 
 
-def check_file(data: bytes, label: str) -> FileResult:
-    """Parse and validate one seed file's bytes on their own (runs in a worker process)."""
+def check_file(data: bytes, label: str, fast: bool = True) -> FileResult:
+    """Parse and validate one seed file's bytes on their own (runs in a worker process).
+
+    By the fast reader where it can (seedparse.read_fast); a file with an error is read
+    again with lines, so that every error names its line."""
+    if fast:
+        result = check_file_read(data, label, True)
+        if not result.errors:
+            return result
+    return check_file_read(data, label, False)
+
+
+def check_file_read(data: bytes, label: str, fast: bool) -> FileResult:
     result = FileResult()
     try:
-        doc, result.errors, with_duplicates = read_seed(data, label)
+        doc, result.errors, with_duplicates, colons = read_seed(data, label, fast)
+        result.lined = colons is None
         check_doc(doc, label, result)
+        if colons is not None and colons != result.keys and not result.errors:
+            # a key given twice, or a colon in a value (seedparse.key_colons): read with lines
+            result.errors.append(f"{label}: {colons} key colons, {result.keys} keys read")
     except MemoryError:
         return FileResult(errors=[f"{label}:1: out of memory reading this file: it holds more than "
                                   "this machine can parse (split it, or look for a runaway list)"])
@@ -334,13 +355,15 @@ def check_doc(doc, label: str, result: FileResult) -> None:
         if not result.errors:
             result.errors.append(f"{label}:1: file is empty; expected a mapping such as 'events: [...]'")
         return
-    if not isinstance(doc, Mapping):
+    if not isinstance(doc, dict):
         result.errors.append(f"{label}:1: expected a mapping of record lists such as 'events:', "
                              f"got {short(doc)}")
         return
-    result.errors.extend(duplicate_errors(doc, label, ""))
+    result.keys += len(doc)
+    if isinstance(doc, Mapping):
+        result.errors.extend(duplicate_errors(doc, label, ""))
     for rec_type, items in doc.items():
-        line = doc.line_of(rec_type)
+        line = line_of(doc, rec_type)
         if rec_type not in TOP_LEVEL:
             result.errors.append(f"{label}:{line}: {rec_type}: unknown record type "
                                  f"(allowed: {', '.join(TOP_LEVEL)})")
@@ -351,7 +374,7 @@ def check_doc(doc, label: str, result: FileResult) -> None:
             result.errors.append(f"{label}:{line}: {rec_type}: expected a list of records")
             continue
         for i, item in enumerate(items):
-            check_record(rec_type, item, f"{rec_type}[{i}]", label, result, line=items.line_of(i))
+            check_record(rec_type, item, f"{rec_type}[{i}]", label, result, line=line_of(items, i))
 
 
 def merge(results: list[FileResult]) -> None:
@@ -664,9 +687,9 @@ class Part:
     result: FileResult  # errors, ids and references (its rows are in `tables`)
 
 
-def make_part(label: str, data: bytes, key: str = "") -> Part:
+def make_part(label: str, data: bytes, key: str = "", fast: bool = True) -> Part:
     """Check one file's bytes and derive its rows for every table (runs in a worker process)."""
-    result = check_file(data, label)
+    result = check_file(data, label, fast)
     tables = {}
     if not result.errors:
         rows = dict(result.rows)
@@ -690,7 +713,7 @@ def no_gc():
             gc.enable()
 
 
-def part_job(label: str, version: bytes | None, cache_dir: str | None) -> bytes:
+def part_job(label: str, version: bytes | None, cache_dir: str | None, fast: bool = True) -> bytes:
     """Read the file once, key it by those bytes, and make_part() from the same bytes;
     pickled once, both for the parent process and for the cache (under that key).
 
@@ -699,20 +722,20 @@ def part_job(label: str, version: bytes | None, cache_dir: str | None) -> bytes:
     try:
         data = Path(label).read_bytes()
     except OSError as exc:
-        return pickle.dumps((label, "", {}, [f"{label}: cannot read: {exc.strerror or exc}"], {}, [], label))
+        return pickle.dumps((label, "", {}, [f"{label}: cannot read: {exc.strerror or exc}"], {}, [], label, True))
     key = file_key(version, label, data) if version is not None else ""
     with no_gc():
-        p = make_part(label, data, key)
+        p = make_part(label, data, key, fast)
     blob = pickle.dumps((p.label, p.key, p.tables, p.result.errors, p.result.where, p.result.refs,
-                         p.result.unread), pickle.HIGHEST_PROTOCOL)
+                         p.result.unread, p.result.lined), pickle.HIGHEST_PROTOCOL)
     if cache_dir and not p.result.errors:
         Cache.write_to(Path(cache_dir), key, blob)
     return blob
 
 
 def unpickle_part(blob: bytes) -> Part:
-    label, key, tables, errors, where, refs, unread = pickle.loads(blob)
-    return Part(label, key, tables, FileResult(where=where, refs=refs, errors=errors, unread=unread))
+    label, key, tables, errors, where, refs, unread, lined = pickle.loads(blob)
+    return Part(label, key, tables, FileResult(where=where, refs=refs, errors=errors, unread=unread, lined=lined))
 
 
 def cached_part(cache: Cache, key: str) -> Part | None:
@@ -735,7 +758,7 @@ def log(message: str) -> None:
 
 def parts(labels: list[str], keys: dict[str, str], jobs: int | None, cache: Cache | None):
     """Each file's Part, in order: from the cache (read as it is needed), or made (by
-    `jobs` processes)."""
+    `jobs` processes), by the fast reader where it can."""
     todo = {label for label in labels if not (cache and cache.has(keys[label]))}
     size = sum(Path(label).stat().st_size for label in todo)
     jobs = jobs or (min(len(todo), os.cpu_count() or 1) if size > PARALLEL_BYTES else 1)
@@ -756,19 +779,28 @@ def parts(labels: list[str], keys: dict[str, str], jobs: int | None, cache: Cach
             yield cached_or_made(label)
 
 
+def lined_parts(labels: list[str], keys: dict[str, str], cache: Cache | None):
+    """parts(), each with the lines of its records: what the fast reader read is read again
+    (one process: only to word errors), and cached in place of the part without lines."""
+    version = cache.version if cache else None
+    cache_dir = str(cache.dir) if cache else None
+    for part in parts(labels, keys, None, cache):
+        yield part if part.result.lined else unpickle_part(part_job(part.label, version, cache_dir, fast=False))
+
+
 def locate(labels: list[str], keys: dict[str, str], cache: Cache | None,
            problems: list[tuple[str, str, str]]) -> list[str]:
     """`file:line: record.field: message` for problems found in the database, as (table, id, message)."""
     wanted = {(table, rec_id) for table, rec_id, _ in problems}
     where = {}
-    for part in parts(labels, keys, None, cache):
+    for part in lined_parts(labels, keys, cache):
         where.update({k: v for k, v in part.result.where.items() if k in wanted})
     return [f"{where.get((table, rec_id), f'{table} {rec_id!r}')}.{message}" for table, rec_id, message in problems]
 
 
 def report(labels: list[str], keys: dict[str, str], cache: Cache | None) -> None:
     """Raise BuildError with every error, as merge() words them, when the seeds have any."""
-    merge([part.result for part in parts(labels, keys, None, cache)])
+    merge([part.result for part in lined_parts(labels, keys, cache)])
 
 
 def check_quotes(conn: sqlite3.Connection, docs: Documents | None, only: dict[str, set[str]] | None = None):
@@ -1077,8 +1109,8 @@ def build(seeds: Path, out: Path, jobs: int | None = None, cache: bool = True,
         tmp = temp_path(out)
     except OSError as exc:
         raise BuildError([f"{out}: cannot write here: {exc.strerror or exc}"]) from None
-    # a part is only as good as the code that made it, and the countries it knew
-    store = Cache(out, code_version(" ".join(sorted(COUNTRIES)).encode())) if cache else None
+    # a part is only as good as the code that made it, the countries it knew and its parsers
+    store = Cache(out, code_version(" ".join(sorted(COUNTRIES)).encode() + seedparse.readers().encode())) if cache else None
     try:
         keys = file_keys(store, labels)
         result = update(labels, keys, out, tmp, jobs, store, documents, docs_digest) if store else None

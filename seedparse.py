@@ -178,28 +178,43 @@ def short(value) -> str:
     return f"{kind} {_short_repr.repr(value)}"
 
 
-def read_seed(data: bytes, label: str) -> tuple[object, list[str], list[Mapping]]:
+def line_of(node, key=None):
+    """The line of a mapping or list, or of one of its keys or items; "?" in what the fast
+    reader read, which keeps no lines (a file is read again with lines before any of its
+    errors is shown: build_db.check_file, build_db.parts)."""
+    if isinstance(node, (Mapping, Sequence)):
+        return node.line if key is None else node.line_of(key)
+    return "?"
+
+
+def read_seed(data: bytes, label: str, fast: bool = False) -> tuple[object, list[str], list[Mapping], int | None]:
     """Parse one seed file's bytes; syntax, encoding and size problems come back as errors.
 
-    Also returns the mappings that have a key twice, for check_file to report.
+    Also returns the mappings that have a key twice, for check_file to report. With `fast`,
+    a file read_fast() can read comes back as plain dicts and lists, without lines, with
+    its key_colons() (None otherwise).
     """
     if len(data) > MAX_FILE_BYTES:
-        return None, [f"{label}:1: file is {len(data)} bytes, more than the {MAX_FILE_BYTES} allowed"], []
+        return None, [f"{label}:1: file is {len(data)} bytes, more than the {MAX_FILE_BYTES} allowed"], [], None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        return None, [f"{label}:{line}: file is not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start})"], []
+        return None, [f"{label}:{line}: file is not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start})"], [], None
     if not text.strip():
-        return None, [f"{label}:1: file is empty; expected a mapping such as 'events: [...]'"], []
+        return None, [f"{label}:1: file is empty; expected a mapping such as 'events: [...]'"], [], None
     deep = too_deep(text)
     if deep:
-        return None, [f"{label}:{deep}: YAML nesting is deeper than {MAX_DEPTH} levels"], []
+        return None, [f"{label}:{deep}: YAML nesting is deeper than {MAX_DEPTH} levels"], [], None
+    if fast:
+        read = read_fast(text)
+        if read is not None:
+            return read[0], [], [], read[1]
     loader = SeedLoader(text)
     try:
         doc = loader.get_single_data()
     except TooBig as exc:
-        return None, [f"{label}:{exc.line}: {exc}"], []
+        return None, [f"{label}:{exc.line}: {exc}"], [], None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -207,14 +222,14 @@ def read_seed(data: bytes, label: str) -> tuple[object, list[str], list[Mapping]
         lines = text.splitlines()
         if mark and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
             problem += " (a tab: indent with spaces)"
-        return None, [f"{label}:{line}: YAML syntax error: {problem}"], []
+        return None, [f"{label}:{line}: YAML syntax error: {problem}"], [], None
     except yaml.YAMLError as exc:
-        return None, [f"{label}:1: YAML error: {exc}"], []
+        return None, [f"{label}:1: YAML error: {exc}"], [], None
     except RecursionError:
-        return None, [f"{label}:1: YAML nesting is too deep"], []
+        return None, [f"{label}:1: YAML nesting is too deep"], [], None
     finally:
         loader.dispose()
-    return doc, [], loader.with_duplicates
+    return doc, [], loader.with_duplicates, None
 
 
 def duplicate_errors(mapping: Mapping, label: str, where: str) -> list[str]:
@@ -248,3 +263,63 @@ def too_deep(text: str) -> int | None:
         pass  # the real parse reports it with its line
     return None
 
+
+# ---------------------------------------------------------------- the fast reader
+#
+# fastyaml-rs (in Rust) reads YAML 1.2's core schema as SeedLoader does, several times
+# faster, but keeps no lines, keeps the last of two equal keys and reads only the first of
+# several documents. read_fast() gives it only files where that cannot matter and says
+# None to the rest, which SeedLoader reads: flow mappings, merge keys, complex keys, tags,
+# directives, document markers, tabs and the line breaks YAML 1.1 and 1.2 read apart.
+#
+# A key given twice: every key of a block mapping (or of a pair in a flow list) has its
+# own colon followed by a space, a line break or the end of the file, except a quoted key
+# followed at once by its value, sent back. So `key_colons(text)`, which counts those
+# colons, is at least the number of keys written, which is at least the number of keys
+# read (each mapping once, however many aliases name it). build_db.check_file compares it
+# with the keys of the records it validated: equal, nothing was lost; otherwise (a key
+# given twice, or only a colon in a value or a comment) SeedLoader reads the file again.
+# tests/test_validation.py checks that both readers read every seed and generated file
+# alike, and that each kind of file sent back is.
+
+try:
+    import fast_yaml
+except ImportError:  # SeedLoader alone
+    fast_yaml = None
+
+
+def readers() -> str:
+    """The parsers' versions: a cached part is only as good as the parser that read it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("PyYAML", "fastyaml-rs"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} none")
+    return ", ".join(found)
+
+
+# Each alone: one pattern of alternatives is tried at every character, ten times slower.
+_NOT_FAST = (re.compile(r"[{}\t\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\u2028\u2029\ufeff]"),
+             re.compile(r"[\"']:[^ \n]"), re.compile(r"\n(?:---|\.\.\.|%)"))
+_TAG = re.compile(r"(?:^|[\s:,\[-])!")
+_COMPLEX_KEY = re.compile(r"(?:^|\n|[\[,])[ \t]*(?:-[ \t]+)*\?(?:[ \t\n]|$)")
+
+
+def read_fast(text: str) -> tuple[object, int] | None:
+    """The file's document as plain dicts and lists and its key_colons(), or None where
+    SeedLoader must read it."""
+    if (fast_yaml is None or "<<" in text or text.startswith(("---", "...", "%"))
+            or any(p.search(text) for p in _NOT_FAST) or ("!" in text and _TAG.search(text))
+            or ("?" in text and _COMPLEX_KEY.search(text))):
+        return None
+    try:
+        return fast_yaml.safe_load(text), key_colons(text)
+    except Exception:  # any problem (syntax, an alias expanding past 64 MB): SeedLoader words it
+        return None
+
+
+def key_colons(text: str) -> int:
+    return text.count(": ") + text.count(":\n") + text.endswith(":")
