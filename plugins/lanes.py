@@ -19,10 +19,12 @@ and under bench/hostile.py's mix a `_where` CSV's error page took 2-3.4 s to beg
 The site's own counts and schema look-ups are remembered. The events table's four facets
 each count 100,000 rows (10-14 ms apiece, one after another), half of the page's time at
 the benchmark's scale; the database page looks a table's name up in sqlite_master about
-a hundred times (once per permission check), each a trip through the SQL threads, which
-under 20 clients at once took it to 5 s. The database never changes while it is served,
-so neither answer ever changes: each process keeps the last COUNT_MEMO of them (facet
-counts, filtered row counts and sqlite_master reads; never a page's rows). A request
+a hundred times (once per permission check), and reads each table's columns, keys and
+full-text index, each a trip through the SQL threads, which under 20 clients at once
+took it to 5 s. The database never changes while it is served, so no answer ever
+changes: each process keeps the last COUNT_MEMO of each kind (remember_counts: facet
+counts, filtered row counts and sqlite_master reads, never a page's rows;
+remember_schema: Datasette's reads of a table's schema). A request
 carrying SQL of the visitor's own (which may call random()) is never remembered, nor is
 a query that failed or ran out of time, nor an answer of more than COUNT_MEMO_ROWS rows.
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import copy
 import contextvars
 import heapq
 import itertools
@@ -201,11 +204,45 @@ def remember_counts(db):
     db.execute = execute_remembering
 
 
+# Datasette's reads of a table's schema, each a trip through the SQL threads: the database
+# page made 162 of them (three for each of 52 tables and views) on every first-time visit,
+# each queued behind every other request's queries, and under 200 readers it ran past
+# nginx's 15 s (bench/load.py --hostile: 504s on the database page, with no attack).
+SCHEMA_READS = ("table_columns", "table_column_details", "primary_keys", "fts_table", "foreign_keys_for_table",
+                "get_all_foreign_keys", "hidden_table_names", "view_names", "table_names", "label_column_for_table",
+                "get_table_definition", "get_view_definition", "table_exists")
+
+
+def remember_schema(db):
+    """Wrap an immutable database's schema reads with a memo: its schema never changes. The
+    last COUNT_MEMO answers: a name comes from the URL, and made-up names are endless."""
+    memo: collections.OrderedDict = collections.OrderedDict()
+
+    def remembering(name):
+        read = getattr(db, name)
+
+        async def read_remembering(*args):
+            key = (name, args)
+            if key in memo:
+                memo.move_to_end(key)
+            else:
+                memo[key] = await read(*args)
+                if len(memo) > COUNT_MEMO:
+                    memo.popitem(last=False)
+            return copy.deepcopy(memo[key])  # callers may change what they get
+
+        return read_remembering
+
+    for name in SCHEMA_READS:
+        setattr(db, name, remembering(name))
+
+
 @hookimpl
 def startup(datasette):
     for db in datasette.databases.values():
         if not db.is_mutable and not db.is_memory:
             remember_counts(db)
+            remember_schema(db)
 
 
 def carries_sql(scope) -> bool:

@@ -122,6 +122,34 @@ def test_counts_of_the_immutable_database_are_remembered(traced):
         assert two["filtered_table_rows_count"] == con.execute("select count(*) from events where country = 'UZ'").fetchone()[0]
 
 
+def trips(ds, path) -> int:
+    """How many queries a visit to `path` sends through the SQL threads, once a first visit
+    has filled the memos; each waits its turn behind every other request's queries."""
+    assert get(ds, path).status_code == 200
+    executor, sent = ds.executor, []
+    submit = executor.submit
+    executor.submit = lambda *args, **kwargs: sent.append(1) or submit(*args, **kwargs)
+    try:
+        assert get(ds, path + ("&" if "?" in path else "?") + "_v=again").status_code == 200
+    finally:
+        del executor.submit
+    return len(sent)
+
+
+def test_schema_reads_of_the_immutable_database_are_remembered(ds):
+    """plugins/lanes.py: the database page read each table's columns, keys and full-text
+    index through the SQL threads on every visit, 162 queries, and under 200 readers it ran
+    past nginx's 15 s; table and record pages likewise, fewer. The answers stay the same."""
+    assert trips(ds, "/imu") <= 10
+    assert trips(ds, "/imu/events") <= 10
+    assert trips(ds, "/imu/groups/imu") <= 20
+    first, again = ({k: v for k, v in get(ds, "/imu.json").json().items() if k != "query_ms"} for _ in range(2))
+    assert first == again and {t["name"] for t in first["tables"]} >= {"events", "groups", "claims"}
+    events = next(t for t in again["tables"] if t["name"] == "events")
+    assert events["columns"][:2] == ["id", "title"] and events["fts_table"] == "events_fts"
+    assert events["primary_keys"] == ["id"]
+
+
 def test_counts_of_visitors_sql_are_not_remembered(traced):
     """SQL of the visitor's own may call random(): its counts run every time."""
     path = "/imu/events?_where=" + "abs(random()) % 2 = 0"
