@@ -30,6 +30,7 @@ a query that failed or ran out of time, nor an answer of more than COUNT_MEMO_RO
 """
 from __future__ import annotations
 
+import asyncio
 import collections
 import concurrent.futures
 import copy
@@ -180,25 +181,46 @@ def in_sql_thread(deadline, fn, /, *args, **kwargs):
             request.deadline = None
 
 
+class Memo:
+    """The last COUNT_MEMO answers of a database's reads, each read once: whoever asks while
+    it is being read waits for that reading. Without that, a replica's first moments under
+    200 readers had every database page read the whole schema on its own (bench/load.py:
+    504s after nginx's 15 s, all on the replica the warm-up had not visited)."""
+
+    def __init__(self):
+        self.answers: collections.OrderedDict = collections.OrderedDict()
+
+    async def get(self, key, read, keep=lambda answer: True):
+        reading = self.answers.get(key)
+        if reading is None:
+            reading = self.answers[key] = asyncio.ensure_future(read())
+            if len(self.answers) > COUNT_MEMO:
+                self.answers.popitem(last=False)
+        else:
+            self.answers.move_to_end(key)
+        try:
+            answer = await asyncio.shield(reading)  # one visitor leaving does not stop the others' read
+        except BaseException:
+            if reading.done() and self.answers.get(key) is reading:
+                del self.answers[key]  # a failed read is not remembered
+            raise
+        if not keep(answer) and self.answers.get(key) is reading:
+            del self.answers[key]
+        return answer
+
+
 def remember_counts(db):
     """Wrap an immutable database's execute() with a memo of the site's own counts."""
     execute = db.execute
-    memo: collections.OrderedDict = collections.OrderedDict()
+    memo = Memo()
 
     async def execute_remembering(sql, params=None, *args, **kwargs):
         if OPEN_SQL.get() or not COUNT_SQL.match(sql):
             return await execute(sql, params, *args, **kwargs)
         key = (sql, repr(sorted(params.items()) if isinstance(params, dict) else params),
                args, tuple(sorted(kwargs.items())))
-        if key in memo:
-            memo.move_to_end(key)
-            return memo[key]
-        results = await execute(sql, params, *args, **kwargs)
-        if len(results.rows) <= COUNT_MEMO_ROWS:
-            memo[key] = results
-            if len(memo) > COUNT_MEMO:
-                memo.popitem(last=False)
-        return results
+        return await memo.get(key, lambda: execute(sql, params, *args, **kwargs),
+                              keep=lambda results: len(results.rows) <= COUNT_MEMO_ROWS)
 
     execute_remembering.memo = memo
     db.execute = execute_remembering
@@ -214,22 +236,15 @@ SCHEMA_READS = ("table_columns", "table_column_details", "primary_keys", "fts_ta
 
 
 def remember_schema(db):
-    """Wrap an immutable database's schema reads with a memo: its schema never changes. The
-    last COUNT_MEMO answers: a name comes from the URL, and made-up names are endless."""
-    memo: collections.OrderedDict = collections.OrderedDict()
+    """Wrap an immutable database's schema reads with a memo: its schema never changes. A
+    name comes from the URL, and made-up names are endless: the memo keeps the last ones."""
+    memo = Memo()
 
     def remembering(name):
         read = getattr(db, name)
 
         async def read_remembering(*args):
-            key = (name, args)
-            if key in memo:
-                memo.move_to_end(key)
-            else:
-                memo[key] = await read(*args)
-                if len(memo) > COUNT_MEMO:
-                    memo.popitem(last=False)
-            return copy.deepcopy(memo[key])  # callers may change what they get
+            return copy.deepcopy(await memo.get((name, args), lambda: read(*args)))  # callers may change it
 
         return read_remembering
 
