@@ -6,7 +6,9 @@ queries, each stopped at the time limit, kept all of them busy, and a cheap page
 the visitor's own (`sql=` or `_where=`) runs its queries on a second pool of
 OPEN_THREADS threads; pages, records, canned queries and the JSON API keep the
 `num_sql_threads` pool to themselves. At most OPEN_REQUESTS such requests are admitted
-at once; the next gets HTTP 503 with Retry-After, at once, rather than a long wait. All
+at once; when all places are taken, the one that has run longest (past GIVE_WAY_AFTER)
+is cut short for the newcomer, and if none has, the newcomer gets HTTP 503 with
+Retry-After, at once, rather than a long wait. All
 the queries of such a request share one deadline, REQUEST_SECONDS after it arrived
 (plugins/sqlguard.py stops each query by then): a `_where` on a streamed CSV had run 11 s,
 query after query, each within the time limit. A query with under 50 ms of its
@@ -50,7 +52,38 @@ from datasette.utils import detect_fts, detect_primary_keys, table_columns
 OPEN_THREADS = 2
 OPEN_REQUESTS = 16
 REQUEST_SECONDS = 1.25
-DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("sql_deadline", default=None)
+GIVE_WAY_AFTER = 0.25  # a visitor's query running this long gives way to a newcomer when all places are taken
+
+
+class Budget:
+    """The time a request carrying a visitor's SQL has left: its deadline, and the
+    connections running its queries now, with when each began (plugins/sqlguard.py adds
+    and removes them), so that it can be cut short."""
+
+    __slots__ = ("deadline", "conns", "cut")
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+        self.conns: dict = {}
+        self.cut = False
+
+    def running(self, now: float) -> float:
+        """How long its query has been running; 0 while it waits for a thread."""
+        began = list(self.conns.values())  # one step under the GIL: the SQL threads change it
+        return now - min(began) if began else 0.0
+
+    def cut_short(self) -> None:
+        """Stop its running queries and refuse its next ones (by sqlguard's watchdog, which
+        knows when a connection runs this request's query and not yet another's)."""
+        self.cut = True
+        watchdog = getattr(datasette.database.sqlite_timelimit, "watchdog", None)
+        if watchdog is not None:
+            watchdog.cut(self)
+        else:
+            self.deadline = time.monotonic()
+
+
+DEADLINE: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("sql_deadline", default=None)
 OPEN_PARAMS = frozenset({"sql", "_where"})
 OPEN_SQL: contextvars.ContextVar[bool] = contextvars.ContextVar("open_sql", default=False)
 COUNT_MEMO = 2048
@@ -148,8 +181,8 @@ class Lanes(concurrent.futures.Executor):
 
     def submit(self, fn, /, *args, **kwargs):
         if OPEN_SQL.get():
-            deadline = DEADLINE.get()
-            return self.open.submit_by(deadline, in_sql_thread, deadline, fn, *args, **kwargs)
+            budget = DEADLINE.get()
+            return self.open.submit_by(budget.deadline if budget else None, in_sql_thread, budget, fn, *args, **kwargs)
         return self.main.submit(in_sql_thread, None, fn, *args, **kwargs)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
@@ -157,8 +190,8 @@ class Lanes(concurrent.futures.Executor):
             pool.shutdown(wait, cancel_futures=cancel_futures)
 
 
-def in_sql_thread(deadline, fn, /, *args, **kwargs):
-    """Run fn under the request's deadline (None: the time limit alone); if it fails, free its
+def in_sql_thread(budget: Budget | None, fn, /, *args, **kwargs):
+    """Run fn under the request's budget (None: the time limit alone); if it fails, free its
     frames' locals here, in the SQL thread.
 
     A failed query's exception carries Datasette's frames, and with them its cursor, to
@@ -167,7 +200,7 @@ def in_sql_thread(deadline, fn, /, *args, **kwargs):
     stopped for up to the time limit each time a runaway query failed."""
     request = getattr(datasette.database.sqlite_timelimit, "request", None)
     if request is not None:
-        request.deadline = deadline
+        request.budget = budget
     try:
         return fn(*args, **kwargs)
     except BaseException as exc:
@@ -179,7 +212,17 @@ def in_sql_thread(deadline, fn, /, *args, **kwargs):
         raise
     finally:
         if request is not None:
-            request.deadline = None
+            request.budget = None
+
+
+def sites_own() -> contextvars.Context:
+    """The current context (Datasette's trace, say) as the site's own work: no visitor's
+    deadline, not on the visitors' threads. A read many visitors wait for, or the start-up,
+    had run under the deadline of whichever visitor came first."""
+    context = contextvars.copy_context()
+    context.run(OPEN_SQL.set, False)
+    context.run(DEADLINE.set, None)
+    return context
 
 
 class Memo:
@@ -194,7 +237,7 @@ class Memo:
     async def get(self, key, read, keep=lambda answer: True):
         reading = self.answers.get(key)
         if reading is None:
-            reading = self.answers[key] = asyncio.ensure_future(read())
+            reading = self.answers[key] = asyncio.get_running_loop().create_task(read(), context=sites_own())
             if len(self.answers) > COUNT_MEMO:
                 self.answers.popitem(last=False)
         else:
@@ -297,7 +340,7 @@ def startup(datasette):
         ready = getattr(datasette, "_imu_lanes_ready", None)
         if ready is None or (ready.done() and ready.exception() is not None):
             ready = datasette._imu_lanes_ready = asyncio.get_running_loop().create_task(
-                remember(datasette), context=contextvars.Context())
+                remember(datasette), context=sites_own())
         await asyncio.shield(ready)
 
     return inner
@@ -312,30 +355,48 @@ def carries_sql(scope) -> bool:
 def asgi_wrapper(datasette):
     if datasette.executor is not None and not isinstance(datasette.executor, Lanes):
         datasette.executor = Lanes(datasette.executor, OPEN_THREADS)
-    in_flight = 0
+    admitted: list[Budget] = []
+
+    def place() -> bool:
+        """Is there room for one more? When every place is taken, the request whose query
+        has run longest on a thread, past GIVE_WAY_AFTER, is cut short and the newcomer
+        takes its place: a reader's count runs for milliseconds, a runaway query for its
+        whole budget, and under a stream of runaway queries readers' own SQL had been
+        refused (a quarter of it, with 1% of serve-prod's traffic hostile) while the
+        runaways ran on. A request waiting for a thread is never cut."""
+        if len(admitted) < OPEN_REQUESTS:
+            return True
+        if len(admitted) >= 2 * OPEN_REQUESTS:  # those cut short still finishing
+            return False
+        now = time.monotonic()
+        longest = max((b for b in admitted if not b.cut), key=lambda b: b.running(now), default=None)
+        if longest is None or longest.running(now) < GIVE_WAY_AFTER:
+            return False
+        longest.cut_short()
+        return True
 
     def wrap(app):
         async def lanes(scope, receive, send):
-            nonlocal in_flight
             if scope["type"] != "http" or not carries_sql(scope):
                 return await app(scope, receive, send)
             await datasette.invoke_startup()  # the site's own start-up is no visitor's query
-            if in_flight >= OPEN_REQUESTS:
+            if not place():
                 await send({"type": "http.response.start", "status": 503,
                             "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                         (b"retry-after", b"2")]})
                 await send({"type": "http.response.body",
                             "body": b"Busy: too many SQL queries are running; try again in a few seconds"})
                 return
-            in_flight += 1
+            budget = Budget(REQUEST_SECONDS)
+            admitted.append(budget)
             token = OPEN_SQL.set(True)
-            deadline = DEADLINE.set(time.monotonic() + REQUEST_SECONDS)
+            deadline = DEADLINE.set(budget)
             try:
                 await app(scope, receive, send)
             finally:
                 DEADLINE.reset(deadline)
                 OPEN_SQL.reset(token)
-                in_flight -= 1
+                admitted.remove(budget)
 
         return lanes
 

@@ -192,8 +192,9 @@ def bounded_row(cursor, row):
 
 # ---------------------------------------------------------------- time limit
 
-# The deadline of the request a SQL thread is working for, if it has one (plugins/lanes.py
-# sets it for requests carrying the visitor's own SQL): every query of that request stops
+# The budget of the request a SQL thread is working for, if it has one (plugins/lanes.py
+# sets it for requests carrying the visitor's own SQL: a deadline, and the connections
+# running its queries now, by which it can be cut short): every query of that request stops
 # by then, so that a page of many queries (a `_where` table with its count, facets and a
 # streamed CSV) cannot run for many times the time limit.
 REQUEST = threading.local()
@@ -240,17 +241,19 @@ class Watchdog:
 
     @contextlib.contextmanager
     def guard(self, conn: sqlite3.Connection, seconds: float):
-        request_deadline = getattr(REQUEST, "deadline", None)
-        if request_deadline is not None:
-            seconds = min(seconds, request_deadline - time.monotonic())
-            if seconds < MIN_SECONDS:  # past it: not started at all ("SQL query took too long")
-                raise datasette.database.QueryInterrupted(sqlite3.OperationalError("interrupted"), "", None)
-        key, deadline = id(conn), time.monotonic() + seconds
-        slowing = request_deadline is not None and self.may_slow
+        budget = getattr(REQUEST, "budget", None)  # the request's plugins/lanes.py Budget, or None
+        slowing = budget is not None and self.may_slow
         if slowing:
             me = threading.get_native_id()
             priority = os.getpriority(os.PRIO_PROCESS, me)
-        with self.wake:
+        key = id(conn)
+        with self.wake:  # as cut() reads the request's connections: each query is cut, or never begun
+            if budget is not None:
+                seconds = min(seconds, budget.deadline - time.monotonic())
+                if seconds < MIN_SECONDS:  # past it: not started at all ("SQL query took too long")
+                    raise datasette.database.QueryInterrupted(sqlite3.OperationalError("interrupted"), "", None)
+                budget.conns[conn] = time.monotonic()
+            deadline = time.monotonic() + seconds
             earliest = self.earliest()
             self.deadlines[key] = (deadline, conn)
             if slowing:
@@ -269,9 +272,19 @@ class Watchdog:
         finally:
             with self.wake:  # interrupt() is only called under this lock, while registered
                 self.deadlines.pop(key, None)
+                if budget is not None:
+                    budget.conns.pop(conn, None)
                 slowed = slowing and self.slow.pop(key, None) is None  # the watchdog took it
             if slowed:
                 os.setpriority(os.PRIO_PROCESS, me, priority)
+
+    def cut(self, budget) -> None:
+        """Cut a request short (plugins/lanes.py, a Budget): interrupt the queries it runs
+        now, and refuse its next ones, its deadline having come."""
+        with self.wake:
+            budget.deadline = time.monotonic()
+            for conn in budget.conns:
+                conn.interrupt()
 
     def earliest(self) -> float | None:
         return min([d for d, _ in self.deadlines.values()] + [d for d, _ in self.slow.values()], default=None)
@@ -303,7 +316,7 @@ def patch_timelimit() -> None:
         return watchdog.guard(conn, ms / 1000)
 
     sqlite_timelimit.watchdog = watchdog
-    sqlite_timelimit.request = REQUEST  # where plugins/lanes.py puts a request's deadline
+    sqlite_timelimit.request = REQUEST  # where plugins/lanes.py puts a request's budget
     datasette.database.sqlite_timelimit = sqlite_timelimit
 
 
