@@ -186,6 +186,35 @@ def shown(table, display_columns, display_rows):
     return columns, rows
 
 
+def prefetch_labels() -> None:
+    """A table page's links in words, read before its cells are rendered: one query per
+    table its foreign keys point to. render_cell (below) asked for each cell's label on
+    its own: a first page of event_groups made 47 trips through the SQL threads, one after
+    another, and under 200 readers, each queued behind their queries, it ran past nginx's
+    15 s. Datasette's module function is wrapped, once per process."""
+    import datasette.views.table as module
+
+    if getattr(module.display_columns_and_rows, "imu_labels", False):
+        return
+    original = module.display_columns_and_rows
+
+    async def display_columns_and_rows(datasette, database_name, table_name, description, rows, *args, **kwargs):
+        if database_name == DB and rows:
+            db = datasette.get_database(DB)
+            columns = {d[0] for d in description}
+            for column, other in (await labels.keys(db)).outgoing.get(table_name, {}).items():
+                if other in labels.LABELS and column in columns:
+                    values = [row[column] for row in rows]  # expanded by Datasette: {"value", "label"}
+                    await labels.labels_for(db, other, [v["value"] if isinstance(v, dict) else v for v in values])
+        return await original(datasette, database_name, table_name, description, rows, *args, **kwargs)
+
+    display_columns_and_rows.imu_labels = True
+    module.display_columns_and_rows = display_columns_and_rows
+
+
+prefetch_labels()
+
+
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
     """Every cell the site renders specially, in one hook (Datasette calls each plugin's

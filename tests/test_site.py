@@ -172,6 +172,21 @@ def test_a_replicas_first_database_pages_read_no_schema(ds):
     assert len(sent) <= 20 * 15, len(sent)
 
 
+def test_a_table_pages_links_are_named_in_one_query_per_table(traced, con):
+    """plugins/pages.py prefetch_labels: the links of a first page of event_groups (an event
+    and a group in each of 50 rows) are named by one query per table they point to; each
+    cell had asked for its own, 47 trips through the SQL threads one after another."""
+    import labels
+
+    labels._labels.clear()  # the process's memo of names, which other tests fill
+    named = [s for s in traced_sql(traced, "/imu/event_groups") if " as label from " in s]
+    assert len(named) == 2, named
+    page = get(traced, "/imu/event_groups").text
+    event, title = con.execute("select e.id, e.title from event_groups x join events e on e.id = x.event_id "
+                               "order by x.id limit 1").fetchone()
+    assert f'<a href="/imu/events/{event}">{title}</a>' in page
+
+
 def test_counts_of_visitors_sql_are_not_remembered(traced):
     """SQL of the visitor's own may call random(): its counts run every time."""
     path = "/imu/events?_where=" + "abs(random()) % 2 = 0"
