@@ -6,9 +6,9 @@ queries, each stopped at the time limit, kept all of them busy, and a cheap page
 the visitor's own (`sql=` or `_where=`) runs its queries on a second pool of
 OPEN_THREADS threads; pages, records, canned queries and the JSON API keep the
 `num_sql_threads` pool to themselves. At most OPEN_REQUESTS such requests are admitted
-at once; when all places are taken, the one that has run longest (past GIVE_WAY_AFTER)
-is cut short for the newcomer, and if none has, the newcomer gets HTTP 503 with
-Retry-After, at once, rather than a long wait. All
+at once; when all places are taken, the one whose query has run longest on a thread
+(past GIVE_WAY_AFTER) is cut short for the newcomer, and if none has, the newcomer gets
+HTTP 503 with Retry-After, at once, rather than a long wait. All
 the queries of such a request share one deadline, REQUEST_SECONDS after it arrived
 (plugins/sqlguard.py stops each query by then): a `_where` on a streamed CSV had run 11 s,
 query after query, each within the time limit. A query with under 50 ms of its
@@ -294,8 +294,9 @@ def remember_schema(db) -> Memo:
     def remembering(name):
         read = getattr(db, name)
 
-        async def read_remembering(*args):
-            return copy.deepcopy(await memo.get((name, args), lambda: read(*args)))  # callers may change it
+        async def read_remembering(*args, **kwargs):
+            key = (name, args, tuple(sorted(kwargs.items()))) if kwargs else (name, args)
+            return copy.deepcopy(await memo.get(key, lambda: read(*args, **kwargs)))  # callers may change it
 
         return read_remembering
 
