@@ -49,9 +49,10 @@ import datasette.database
 from datasette import hookimpl
 from datasette.utils import detect_fts, detect_primary_keys, table_columns
 
-# Four: with two, readers' own counts queued behind two runaways per replica and were told
-# to retry (49-103 of about 1,000 in a run of bench/load.py --hostile; 7-30 with four).
-OPEN_THREADS = 4
+# Two. Four cut readers' retries under bench/load.py --hostile (49-103 of about 1,000 in a
+# run to 7-30), but took the server's peak RSS under attack past 400 MB (407 MB in
+# tests/test_attacks.py's short hostile run), the bound issue 22 sets.
+OPEN_THREADS = 2
 OPEN_REQUESTS = 16
 REQUEST_SECONDS = 1.25
 GIVE_WAY_AFTER = 0.25  # a visitor's query running this long gives way to a newcomer when all places are taken
