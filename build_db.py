@@ -325,11 +325,10 @@ def check_file(data: bytes, label: str, fast: bool = True) -> FileResult:
 
     By the fast reader where it can (seedparse.read_fast); a file with an error is read
     again with lines, so that every error names its line."""
-    if fast:
-        result = check_file_read(data, label, True)
-        if not result.errors:
-            return result
-    return check_file_read(data, label, False)
+    result = check_file_read(data, label, fast)
+    if result.errors and not result.lined:  # read by the fast reader: again, with lines
+        result = check_file_read(data, label, False)
+    return result
 
 
 def check_file_read(data: bytes, label: str, fast: bool) -> FileResult:

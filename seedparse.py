@@ -181,7 +181,7 @@ def short(value) -> str:
 def line_of(node, key=None):
     """The line of a mapping or list, or of one of its keys or items; "?" in what the fast
     reader read, which keeps no lines (a file is read again with lines before any of its
-    errors is shown: build_db.check_file, build_db.parts)."""
+    errors is shown: build_db.check_file, build_db.lined_parts)."""
     if isinstance(node, (Mapping, Sequence)):
         return node.line if key is None else node.line_of(key)
     return "?"
@@ -279,7 +279,7 @@ def too_deep(text: str) -> int | None:
 # read (each mapping once, however many aliases name it). build_db.check_file compares it
 # with the keys of the records it validated: equal, nothing was lost; otherwise (a key
 # given twice, or only a colon in a value or a comment) SeedLoader reads the file again.
-# tests/test_validation.py checks that both readers read every seed and generated file
+# tests/test_fastread.py checks that both readers read every seed and generated file
 # alike, and that each kind of file sent back is.
 
 try:
