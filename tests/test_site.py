@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 
 import pytest
@@ -122,17 +123,25 @@ def test_counts_of_the_immutable_database_are_remembered(traced):
         assert two["filtered_table_rows_count"] == con.execute("select count(*) from events where country = 'UZ'").fetchone()[0]
 
 
-def trips(ds, path) -> int:
-    """How many queries a visit to `path` sends through the SQL threads, once a first visit
-    has filled the memos; each waits its turn behind every other request's queries."""
-    assert get(ds, path).status_code == 200
+@contextlib.contextmanager
+def counted_trips(ds):
+    """A list that gets an item for each query sent through the SQL threads meanwhile;
+    each waits its turn behind every other request's queries."""
     executor, sent = ds.executor, []
     submit = executor.submit
     executor.submit = lambda *args, **kwargs: sent.append(1) or submit(*args, **kwargs)
     try:
-        assert get(ds, path + ("&" if "?" in path else "?") + "_v=again").status_code == 200
+        yield sent
     finally:
         del executor.submit
+
+
+def trips(ds, path) -> int:
+    """How many queries a visit to `path` sends through the SQL threads, once a first visit
+    has filled the memos."""
+    assert get(ds, path).status_code == 200
+    with counted_trips(ds) as sent:
+        assert get(ds, path + ("&" if "?" in path else "?") + "_v=again").status_code == 200
     return len(sent)
 
 
@@ -157,17 +166,12 @@ def test_a_replicas_first_database_pages_read_no_schema(ds):
     queries, one after another, each queued behind the other readers' queries): under 200
     readers the database page ran past nginx's 15 s, as 504s."""
     get(ds, "/-/versions")  # start-up done; no page of the database asked for yet
-    executor = ds.executor
-    submit, sent = executor.submit, []
-    executor.submit = lambda *args, **kwargs: sent.append(1) or submit(*args, **kwargs)
 
     async def together():
         return await asyncio.gather(*(ds.client.get(f"/imu?_v={i}") for i in range(20)))
 
-    try:
+    with counted_trips(ds) as sent:
         pages = asyncio.run(together())
-    finally:
-        del executor.submit
     assert {p.status_code for p in pages} == {200}
     assert len(sent) <= 20 * 15, len(sent)
 
