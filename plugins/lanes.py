@@ -328,23 +328,28 @@ async def read_schema(db, memo: Memo) -> None:
 PERMISSION_NAME_SQL = "select name from sqlite_master where type in ('table', 'view') and name = ? collate nocase"
 
 
-async def remember(datasette) -> None:
-    for db in list(datasette.databases.values()):
-        if not db.is_mutable and not db.is_memory:
-            remember_counts(db)
-            await read_schema(db, remember_schema(db))
+async def read_schemas(memos: dict) -> None:
+    for db, memo in memos.items():
+        await read_schema(db, memo)
 
 
 @hookimpl
 def startup(datasette):
     """Once per Datasette, however many first requests ask for its start-up at once (each
-    does, until one has finished it), and in a context of its own: never under a visitor's
-    SQL deadline or on the visitor's threads."""
+    does, until one has finished it): the immutable databases' reads wrapped with their
+    memos, then the schema read, in a context of its own (never under a visitor's SQL
+    deadline or on the visitors' threads), and read again only if that failed."""
     async def inner():
         ready = getattr(datasette, "_imu_lanes_ready", None)
+        if ready is None:
+            memos = {db: remember_schema(db) for db in list(datasette.databases.values())
+                     if not db.is_mutable and not db.is_memory}
+            for db in memos:
+                remember_counts(db)
+            datasette._imu_lanes_memos = memos
         if ready is None or (ready.done() and ready.exception() is not None):
             ready = datasette._imu_lanes_ready = asyncio.get_running_loop().create_task(
-                remember(datasette), context=sites_own())
+                read_schemas(datasette._imu_lanes_memos), context=sites_own())
         await asyncio.shield(ready)
 
     return inner
