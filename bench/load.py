@@ -183,7 +183,7 @@ async def send_plan(base_url: str, plan: list[tuple], clients: range, timeout: f
                     status = type(exc).__name__
                 by_kind.setdefault(kind, []).append((time.perf_counter() - start) * 1000)
                 if status != 200:
-                    errors.append((status, path))
+                    errors.append((status, path, kind))
         finally:
             conn.close()
 
@@ -239,7 +239,7 @@ def report(figures: dict) -> str:
              f"requests/s: {figures['rps']:.1f}",
              f"latency ms: p50 {figures['p50']:.1f}  p95 {figures['p95']:.1f}  p99 {figures['p99']:.1f}",
              f"errors: {len(figures['errors'])}"]
-    lines += [f"  {status} {path}" for status, path in figures["errors"][:20]]
+    lines += [f"  {status} {path}" for status, path, *_ in figures["errors"][:20]]
     lines.append("by kind:        requests    p50 ms    p95 ms")
     lines += [f"  {kind:<14}{k['requests']:>8}{k['p50']:>10.1f}{k['p95']:>10.1f}" for kind, k in figures["kinds"].items()]
     return "\n".join(lines)
@@ -377,7 +377,7 @@ def compare_report(rows: list[dict], command: str, processes: int, loads: tuple[
     for server in dict.fromkeys(r["server"] for r in rows):
         errors = [e for r in rows if r["server"] == server for e in r["errors"]]
         if errors:
-            lines += ["", f"First errors of {server}: " + "; ".join(f"{s} {p}" for s, p in errors[:3])]
+            lines += ["", f"First errors of {server}: " + "; ".join(f"{s} {p}" for s, p, *_ in errors[:3])]
     return "\n".join(lines) + "\n"
 
 
@@ -517,6 +517,15 @@ def hostile_runs(db_path: Path, mix: list[tuple], count: int, processes: int, cl
     return rows
 
 
+def by_status(errors: list[tuple]) -> str:
+    """Errors counted by status and kind of request, most first: "503 uncached sql: 40, ..."."""
+    counts: dict[str, int] = {}
+    for status, path, *kind in errors:
+        key = f"{status} {kind[0]}" if kind else str(status)
+        counts[key] = counts.get(key, 0) + 1
+    return ", ".join(f"{key}: {n}" for key, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def hostile_report(rows: list[dict], command: str, loads: tuple[str, str]) -> str:
     base = rows[0]["rps"]
     lines = ["### serve-prod under attack", "",
@@ -528,13 +537,14 @@ def hostile_report(rows: list[dict], command: str, loads: tuple[str, str]) -> st
              "as nginx drops them. Throughput counts the readers' requests only; cheap pages are every kind "
              "but first-time pages, arbitrary SQL and the download; an error is a reader's request "
              "answered with anything but 200.", "",
-             "| run | readers' req/s | share of attack-free | cheap pages p95 ms | errors |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+             "| run | readers' req/s | share of attack-free | cheap pages p95 ms | errors | errors by status |",
+             "| --- | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
-        lines.append(f"| {r['run']} | {r['rps']:,.0f} | {r['rps'] / base:.0%} | {r['cheap_p95']:.0f} | {len(r['errors'])} |")
+        lines.append(f"| {r['run']} | {r['rps']:,.0f} | {r['rps'] / base:.0%} | {r['cheap_p95']:.0f} | {len(r['errors'])} "
+                     f"| {by_status(r['errors']) or '-'} |")
     errors = [e for r in rows for e in r["errors"]]
     if errors:
-        lines += ["", "First errors: " + "; ".join(f"{s} {p[:80]}" for s, p in errors[:5])]
+        lines += ["", "First errors: " + "; ".join(f"{e[0]} {e[1][:80]}" for e in errors[:5])]
     return "\n".join(lines) + "\n"
 
 

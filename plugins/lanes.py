@@ -38,6 +38,7 @@ import concurrent.futures
 import copy
 import contextvars
 import heapq
+import ipaddress
 import itertools
 import re
 import threading
@@ -55,7 +56,14 @@ from datasette.utils import detect_fts, detect_primary_keys, table_columns
 OPEN_THREADS = 2
 OPEN_REQUESTS = 16
 REQUEST_SECONDS = 1.25
+IN_FLIGHT = 64  # requests carrying SQL at once, holding a place or not
 GIVE_WAY_AFTER = 0.25  # a visitor's query running this long gives way to a newcomer when all places are taken
+# An address whose visitors' SQL has had HEAVY_SECONDS of the threads lately (halving every
+# HALF_LIFE seconds) is heavy: its queries wait while anyone else's are waiting, and give
+# way first (class Usage).
+HEAVY_SECONDS = 0.25
+HALF_LIFE = 30.0
+ADDRESSES = 10_000  # addresses whose use is remembered, the last seen
 
 
 class Budget:
@@ -63,12 +71,22 @@ class Budget:
     connections running its queries now, with when each began (plugins/sqlguard.py adds
     and removes them), so that it can be cut short."""
 
-    __slots__ = ("deadline", "conns", "cut")
+    __slots__ = ("deadline", "conns", "cut", "address", "usage", "heavy", "jobs", "began")
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, address: str | None = None, usage: Usage | None = None):
         self.deadline = time.monotonic() + seconds
         self.conns: dict = {}
         self.cut = False
+        self.address, self.usage = address, usage  # the visitor's address, and its use of the threads
+        self.heavy = usage is not None and usage.heavy(address)
+        self.jobs, self.began = 0, False  # its queries waiting or running; whether it has sent any
+
+    def holds_place(self) -> bool:
+        """Not yet past its queries: before its first one, or while one waits or runs. A
+        request rendering its answer holds none: with the machine saturated, requests whose
+        queries had long finished, waiting for the event loop, had taken every place, and
+        readers were told to retry while the threads for visitors' SQL sat idle."""
+        return self.jobs > 0 or not self.began
 
     def running(self, now: float) -> float:
         """How long its query has been running; 0 while it waits for a thread."""
@@ -86,6 +104,55 @@ class Budget:
             self.deadline = time.monotonic()
 
 
+class Usage:
+    """Seconds of the SQL threads each address's requests have had lately, halving every
+    HALF_LIFE seconds: one address's runaway queries (bench/load.py --hostile sends them
+    from fifty) had held both threads while readers' one-millisecond counts waited behind
+    them, a tenth of them refused or run out of time. Kept for the last ADDRESSES
+    addresses seen; the SQL threads add to it, the event loop reads it."""
+
+    def __init__(self, size: int = ADDRESSES):
+        self.size = size
+        self.seen: collections.OrderedDict[str, tuple[float, float]] = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def of(self, address: str | None, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            seconds, at = self.seen.get(address, (0.0, now))
+        return seconds * 0.5 ** ((now - at) / HALF_LIFE)
+
+    def heavy(self, address: str | None) -> bool:
+        return self.of(address) >= HEAVY_SECONDS
+
+    def add(self, address: str | None, seconds: float) -> None:
+        now = time.monotonic()
+        had = self.of(address, now)
+        with self.lock:
+            self.seen[address] = (had + seconds, now)
+            self.seen.move_to_end(address)
+            if len(self.seen) > self.size:
+                self.seen.popitem(last=False)
+
+
+def client_address(scope, header: bytes | None = None) -> str | None:
+    """Who sent the request: the peer (behind serve-prod's nginx, the address it passes in
+    X-Forwarded-For, which uvicorn takes from 127.0.0.1 alone), or the configured header
+    of the proxy in front (`plugins.imu.client_ip_header`: the deploy's Fly-Client-IP,
+    which Fly's proxy sets). An IPv6 address counts by its /64, which one host holds whole."""
+    address = None
+    if header is not None:
+        address = next((v.decode("latin-1").strip() for k, v in scope.get("headers", ()) if k == header), None)
+    if address is None and scope.get("client"):
+        address = scope["client"][0]
+    if address and ":" in address:
+        try:
+            return str(ipaddress.ip_network(f"{address}/64", strict=False))
+        except ValueError:
+            return address
+    return address
+
+
 DEADLINE: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("sql_deadline", default=None)
 OPEN_PARAMS = frozenset({"sql", "_where"})
 OPEN_SQL: contextvars.ContextVar[bool] = contextvars.ContextVar("open_sql", default=False)
@@ -99,23 +166,28 @@ COUNT_SQL = re.compile(r"^\s*select (?:count\(\*\)|\S+ as value, count\(\*\) as 
 
 
 class EarliestFirst(concurrent.futures.Executor):
-    """A thread pool whose queue is ordered by each job's deadline, not by arrival, with one
-    more thread for jobs whose deadline has come.
+    """A thread pool whose queue is ordered by each job's deadline, not by arrival, light
+    addresses' jobs before heavy ones' (class Usage), with one more thread for jobs whose
+    deadline has come.
 
     Such a job does no work (its query is refused before it begins), but it waited for a
     worker behind queries allowed a full second each: a request's last query then ended
-    up to a second after its deadline."""
+    up to a second after its deadline. A light job that finds every worker busy with a
+    heavy address's query, running SLICE or more, cuts the longest-running one short."""
 
     LATE = 0.05  # a job this close to its deadline may go to the late thread
+    SLICE = 0.05
 
     def __init__(self, threads: int, name: str):
-        self.queue: list = []
+        self.queues: tuple[list, list] = ([], [])  # light, heavy: each a heap by deadline
+        self.running: dict[int, Budget | None] = {}  # worker: the budget of the job it runs
         self.order = itertools.count()
         self.ready = threading.Condition()
         self.stopping = False
-        self.threads = [threading.Thread(target=self.work, args=(False,), name=f"{name}-{i}", daemon=True)
+        self.workers = threads
+        self.threads = [threading.Thread(target=self.work, args=(i, False), name=f"{name}-{i}", daemon=True)
                         for i in range(threads)]
-        self.threads.append(threading.Thread(target=self.work, args=(True,), name=f"{name}-late", daemon=True))
+        self.threads.append(threading.Thread(target=self.work, args=(threads, True), name=f"{name}-late", daemon=True))
         for thread in self.threads:
             thread.start()
 
@@ -124,48 +196,84 @@ class EarliestFirst(concurrent.futures.Executor):
 
     def submit_by(self, deadline: float | None, fn, /, *args, **kwargs):
         """Run fn(*args, **kwargs) in its turn by deadline (None: after every deadline)."""
+        return self.push(None, deadline, fn, args, kwargs)
+
+    def submit_for(self, budget: Budget | None, fn, /, *args, **kwargs):
+        """Run fn(*args, **kwargs) in its turn by the budget's deadline and address."""
+        return self.push(budget, budget.deadline if budget else None, fn, args, kwargs)
+
+    def push(self, budget, deadline, fn, args, kwargs):
         future = concurrent.futures.Future()
         deadline = float("inf") if deadline is None else deadline
+        heavy = budget is not None and budget.heavy
         with self.ready:
             if self.stopping:
                 raise RuntimeError("cannot schedule new queries after shutdown")
-            heapq.heappush(self.queue, (deadline, next(self.order), future, fn, args, kwargs))
+            if budget is not None:
+                budget.jobs += 1
+                budget.began = True
+            heapq.heappush(self.queues[heavy], (deadline, next(self.order), future, budget, fn, args, kwargs))
             self.ready.notify_all()
+            busy = [self.running.get(i) for i in range(self.workers)]
+        if not heavy and all(b is not None for b in busy):
+            now = time.monotonic()
+            longest = max((b for b in busy if b.heavy and not b.cut), key=lambda b: b.running(now), default=None)
+            if longest is not None and longest.running(now) >= self.SLICE:
+                longest.cut_short()
         return future
 
+    def hurry(self, budget: Budget) -> None:
+        """A budget cut short while its jobs wait: they go to the late thread now."""
+        with self.ready:
+            for queue in self.queues:
+                for i, job in enumerate(queue):
+                    if job[3] is budget:
+                        queue[i] = (budget.deadline, *job[1:])
+                heapq.heapify(queue)
+            self.ready.notify_all()
+
     def next_job(self, late: bool):
-        """The job with the earliest deadline; for the late thread, only once that has come."""
+        """The light job with the earliest deadline, else the heavy one; for the late
+        thread, the earliest of both, once its deadline has come."""
         with self.ready:
             while True:
-                if not self.queue:
+                if not any(self.queues):
                     if self.stopping:
                         return None
                     self.ready.wait()
                     continue
                 if not late:
-                    return heapq.heappop(self.queue)
-                wait = self.queue[0][0] - self.LATE - time.monotonic()
+                    return heapq.heappop(self.queues[0] or self.queues[1])
+                queue = min((q for q in self.queues if q), key=lambda q: q[0][0])
+                wait = queue[0][0] - self.LATE - time.monotonic()
                 if wait <= 0:
-                    return heapq.heappop(self.queue)
+                    return heapq.heappop(queue)
                 self.ready.wait(None if wait == float("inf") else wait)
 
-    def work(self, late: bool):
+    def work(self, worker: int, late: bool):
         while (job := self.next_job(late)) is not None:
-            _, _, future, fn, args, kwargs = job
+            _, _, future, budget, fn, args, kwargs = job
             if future.set_running_or_notify_cancel():
+                self.running[worker] = budget or Budget(0)  # a job without a budget: busy, never cut
                 try:
                     future.set_result(fn(*args, **kwargs))
                 except BaseException as exc:
                     future.set_exception(exc)
-            del job, future, fn, args, kwargs  # nothing of a finished query stays on this thread
+                finally:
+                    self.running.pop(worker, None)
+                    if budget is not None:
+                        with self.ready:
+                            budget.jobs -= 1
+            del job, future, budget, fn, args, kwargs  # nothing of a finished query stays on this thread
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         with self.ready:
             self.stopping = True
             if cancel_futures:
-                for item in self.queue:
-                    item[2].cancel()
-                self.queue.clear()
+                for queue in self.queues:
+                    for item in queue:
+                        item[2].cancel()
+                    queue.clear()
             self.ready.notify_all()
         if wait:
             for thread in self.threads:
@@ -185,7 +293,7 @@ class Lanes(concurrent.futures.Executor):
     def submit(self, fn, /, *args, **kwargs):
         if OPEN_SQL.get():
             budget = DEADLINE.get()
-            return self.open.submit_by(budget.deadline if budget else None, in_sql_thread, budget, fn, *args, **kwargs)
+            return self.open.submit_for(budget, in_sql_thread, budget, fn, *args, **kwargs)
         return self.main.submit(in_sql_thread, None, fn, *args, **kwargs)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
@@ -204,6 +312,7 @@ def in_sql_thread(budget: Budget | None, fn, /, *args, **kwargs):
     request = getattr(datasette.database.sqlite_timelimit, "request", None)
     if request is not None:
         request.budget = budget
+    began = time.monotonic()
     try:
         return fn(*args, **kwargs)
     except BaseException as exc:
@@ -216,6 +325,8 @@ def in_sql_thread(budget: Budget | None, fn, /, *args, **kwargs):
     finally:
         if request is not None:
             request.budget = None
+        if budget is not None and budget.usage is not None:
+            budget.usage.add(budget.address, time.monotonic() - began)
 
 
 def sites_own() -> contextvars.Context:
@@ -365,23 +476,35 @@ def asgi_wrapper(datasette):
     if datasette.executor is not None and not isinstance(datasette.executor, Lanes):
         datasette.executor = Lanes(datasette.executor, OPEN_THREADS)
     admitted: list[Budget] = []
+    usage = Usage()
+    header = (datasette.plugin_config("imu") or {}).get("client_ip_header")
+    header = header.lower().encode("latin-1") if header else None
 
-    def place() -> bool:
-        """Is there room for one more? When every place is taken, the request whose query
-        has run longest on a thread, past GIVE_WAY_AFTER, is cut short and the newcomer
-        takes its place: a reader's count runs for milliseconds, a runaway query for its
-        whole budget, and under a stream of runaway queries readers' own SQL had been
-        refused (a quarter of it, with 1% of serve-prod's traffic hostile) while the
-        runaways ran on. A request waiting for a thread is never cut."""
-        if len(admitted) < OPEN_REQUESTS:
+    def place(newcomer: Budget) -> bool:
+        """Is there room for one more? When every place is taken, a light newcomer takes the
+        place of the heaviest address's request, running or waiting; otherwise of the
+        request whose query has run longest on a thread, past GIVE_WAY_AFTER (a heavy
+        newcomer: only a heavy one's). A reader's count runs for milliseconds, a runaway
+        query for its whole budget, and under a stream of runaway queries readers' own SQL
+        had been refused (a quarter of it, with 1% of serve-prod's traffic hostile) while
+        the runaways ran on."""
+        if len(admitted) >= IN_FLIGHT:
+            return False
+        holding = [b for b in admitted if b.holds_place()]
+        if len(holding) < OPEN_REQUESTS:
             return True
-        if len(admitted) >= 2 * OPEN_REQUESTS:  # those cut short still finishing
-            return False
         now = time.monotonic()
-        longest = max((b for b in admitted if not b.cut), key=lambda b: b.running(now), default=None)
-        if longest is None or longest.running(now) < GIVE_WAY_AFTER:
-            return False
-        longest.cut_short()
+        standing = [b for b in holding if not b.cut and (b.heavy or not newcomer.heavy)]
+        heavy = [b for b in standing if b.heavy]
+        if heavy and not newcomer.heavy:
+            victim = max(heavy, key=lambda b: usage.of(b.address, now))
+        else:
+            victim = max(standing, key=lambda b: b.running(now), default=None)
+            if victim is None or victim.running(now) < GIVE_WAY_AFTER:
+                return False
+        victim.cut_short()
+        if isinstance(datasette.executor, Lanes):
+            datasette.executor.open.hurry(victim)
         return True
 
     def wrap(app):
@@ -389,14 +512,14 @@ def asgi_wrapper(datasette):
             if scope["type"] != "http" or not carries_sql(scope):
                 return await app(scope, receive, send)
             await datasette.invoke_startup()  # the site's own start-up is no visitor's query
-            if not place():
+            budget = Budget(REQUEST_SECONDS, client_address(scope, header), usage)
+            if not place(budget):
                 await send({"type": "http.response.start", "status": 503,
                             "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                         (b"retry-after", b"2")]})
                 await send({"type": "http.response.body",
                             "body": b"Busy: too many SQL queries are running; try again in a few seconds"})
                 return
-            budget = Budget(REQUEST_SECONDS)
             admitted.append(budget)
             token = OPEN_SQL.set(True)
             deadline = DEADLINE.set(budget)

@@ -48,7 +48,8 @@ def main(argv=None) -> int:
                         str(ROOT)], check=True)
         wheel = next(plugins.glob("imu_dataset-*.whl")).name
         metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
-        metadata.setdefault("plugins", {}).setdefault("imu", {}).update(hashed_urls=True, compress=True)
+        metadata.setdefault("plugins", {}).setdefault("imu", {}).update(
+            hashed_urls=True, compress=True, client_ip_header="Fly-Client-IP")  # set by Fly's proxy
         (tmp / "metadata.yml").write_text(yaml.safe_dump(metadata, allow_unicode=True, sort_keys=False))
         db = tmp / "imu.db"
         shutil.copy(args.db, db)
