@@ -5,18 +5,22 @@ queries, each stopped at the time limit, kept all of them busy, and a cheap page
 `/imu/sources.json` queued behind them for seconds. Here a request that carries SQL of
 the visitor's own (`sql=` or `_where=`) runs its queries on a second pool of
 OPEN_THREADS threads; pages, records, canned queries and the JSON API keep the
-`num_sql_threads` pool to themselves. At most OPEN_REQUESTS such requests are admitted
-at once; when all places are taken, the one whose query has run longest on a thread
-(past GIVE_WAY_AFTER) is cut short for the newcomer, and if none has, the newcomer gets
-HTTP 503 with Retry-After, at once, rather than a long wait. All
+`num_sql_threads` pool to themselves. At most OPEN_REQUESTS such requests hold a place
+at once (until their queries are done); when all places are held, a newcomer takes the
+place of a request from a heavy address, or of the one whose query has run longest on a
+thread (past GIVE_WAY_AFTER), which is cut short; if none will give way, the newcomer
+gets HTTP 503 with Retry-After, at once, rather than a long wait. All
 the queries of such a request share one deadline, REQUEST_SECONDS after it arrived
 (plugins/sqlguard.py stops each query by then): a `_where` on a streamed CSV had run 11 s,
 query after query, each within the time limit. A query with under 50 ms of its
 request's time left is not begun. The second pool takes its queries earliest deadline
 first: in arrival order, a page's third query queued behind requests that came after it,
-and under bench/hostile.py's mix a `_where` CSV's error page took 2-3.4 s to begin.
-(plugins/sqlguard.py also lowers the priority of such a query's thread once it has run
-50 ms.) Per-client limits belong to the reverse proxy in front.
+and under bench/hostile.py's mix a `_where` CSV's error page took 2-3.4 s to begin. And
+it shares itself out by address (class Usage): an address whose queries have had much of
+the threads lately waits while others' queries wait, and its running query is cut short
+for them. (plugins/sqlguard.py also lowers the priority of such a query's thread once it
+has had 5 ms of the processor.) Per-client limits on requests and connections belong to
+the reverse proxy in front (prod/nginx.conf), which passes each visitor's address on.
 
 The site's own counts and schema look-ups are remembered. The events table's four facets
 each count 100,000 rows (10-14 ms apiece, one after another), half of the page's time at
@@ -471,56 +475,71 @@ def carries_sql(scope) -> bool:
     return any(key in OPEN_PARAMS for key, _ in parse_qsl(query, keep_blank_values=True))
 
 
-@hookimpl
-def asgi_wrapper(datasette):
-    if datasette.executor is not None and not isinstance(datasette.executor, Lanes):
-        datasette.executor = Lanes(datasette.executor, OPEN_THREADS)
-    admitted: list[Budget] = []
-    usage = Usage()
-    header = (datasette.plugin_config("imu") or {}).get("client_ip_header")
-    header = header.lower().encode("latin-1") if header else None
+class Places:
+    """The requests carrying visitors' SQL let in at once, and who gives way to whom."""
 
-    def place(newcomer: Budget) -> bool:
-        """Is there room for one more? When every place is taken, a light newcomer takes the
+    def __init__(self, pool: EarliestFirst | None = None, usage: Usage | None = None):
+        self.admitted: list[Budget] = []
+        self.pool = pool
+        self.usage = usage or Usage()
+
+    def take(self, newcomer: Budget) -> bool:
+        """Is there room for one more? OPEN_REQUESTS requests may hold a place (class
+        Budget), IN_FLIGHT be let in. When every place is held, a light newcomer takes the
         place of the heaviest address's request, running or waiting; otherwise of the
         request whose query has run longest on a thread, past GIVE_WAY_AFTER (a heavy
         newcomer: only a heavy one's). A reader's count runs for milliseconds, a runaway
         query for its whole budget, and under a stream of runaway queries readers' own SQL
         had been refused (a quarter of it, with 1% of serve-prod's traffic hostile) while
         the runaways ran on."""
-        if len(admitted) >= IN_FLIGHT:
+        if len(self.admitted) >= IN_FLIGHT:
             return False
-        holding = [b for b in admitted if b.holds_place()]
-        if len(holding) < OPEN_REQUESTS:
-            return True
+        holding = [b for b in self.admitted if b.holds_place()]
+        if len(holding) >= OPEN_REQUESTS and not self.give_way(newcomer, holding):
+            return False
+        self.admitted.append(newcomer)
+        return True
+
+    def give_way(self, newcomer: Budget, holding: list[Budget]) -> bool:
         now = time.monotonic()
         standing = [b for b in holding if not b.cut and (b.heavy or not newcomer.heavy)]
         heavy = [b for b in standing if b.heavy]
         if heavy and not newcomer.heavy:
-            victim = max(heavy, key=lambda b: usage.of(b.address, now))
+            victim = max(heavy, key=lambda b: self.usage.of(b.address, now))
         else:
             victim = max(standing, key=lambda b: b.running(now), default=None)
             if victim is None or victim.running(now) < GIVE_WAY_AFTER:
                 return False
         victim.cut_short()
-        if isinstance(datasette.executor, Lanes):
-            datasette.executor.open.hurry(victim)
+        if self.pool is not None:
+            self.pool.hurry(victim)
         return True
+
+    def leave(self, budget: Budget) -> None:
+        self.admitted.remove(budget)
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    if datasette.executor is not None and not isinstance(datasette.executor, Lanes):
+        datasette.executor = Lanes(datasette.executor, OPEN_THREADS)
+    places = Places(datasette.executor.open if isinstance(datasette.executor, Lanes) else None)
+    header = (datasette.plugin_config("imu") or {}).get("client_ip_header")
+    header = header.lower().encode("latin-1") if header else None
 
     def wrap(app):
         async def lanes(scope, receive, send):
             if scope["type"] != "http" or not carries_sql(scope):
                 return await app(scope, receive, send)
             await datasette.invoke_startup()  # the site's own start-up is no visitor's query
-            budget = Budget(REQUEST_SECONDS, client_address(scope, header), usage)
-            if not place(budget):
+            budget = Budget(REQUEST_SECONDS, client_address(scope, header), places.usage)
+            if not places.take(budget):
                 await send({"type": "http.response.start", "status": 503,
                             "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                         (b"retry-after", b"2")]})
                 await send({"type": "http.response.body",
                             "body": b"Busy: too many SQL queries are running; try again in a few seconds"})
                 return
-            admitted.append(budget)
             token = OPEN_SQL.set(True)
             deadline = DEADLINE.set(budget)
             try:
@@ -528,7 +547,7 @@ def asgi_wrapper(datasette):
             finally:
                 DEADLINE.reset(deadline)
                 OPEN_SQL.reset(token)
-                admitted.remove(budget)
+                places.leave(budget)
 
         return lanes
 

@@ -364,6 +364,74 @@ def test_a_visitors_slow_query_gives_way_and_takes_its_priority_back(db_path, vi
     assert (max(seen) == 19) is slowed, (visitors, timelimit.watchdog.may_slow, set(seen))
 
 
+def _priorities_while(db_path, sql: str, limit_ms: int, functions: dict) -> tuple[dict, list]:
+    """Run a visitor's query on a thread of its own under the watchdog; its thread's nice
+    value before and after, and sampled every 10 ms while it runs (time since start, value)."""
+    import threading
+
+    import datasette.database
+
+    load_plugin("sqlguard")
+    timelimit = datasette.database.sqlite_timelimit
+    seen, result = [], {}
+
+    def run():
+        me = threading.get_native_id()
+        result["id"], result["before"] = me, os.getpriority(os.PRIO_PROCESS, me)
+        timelimit.request.budget = load_plugin("lanes").Budget(5)
+        conn = raw(db_path)
+        for name, fn in functions.items():
+            conn.create_function(name, 1, fn)
+        try:
+            with timelimit(conn, limit_ms):
+                conn.execute(sql).fetchall()
+        except sqlite3.OperationalError:
+            pass
+        finally:
+            timelimit.request.budget = None
+        result["after"] = os.getpriority(os.PRIO_PROCESS, me)
+
+    start = time.monotonic()
+    thread = threading.Thread(target=run)
+    thread.start()
+    while thread.is_alive():
+        if "id" in result:
+            with contextlib.suppress(OSError):
+                seen.append((time.monotonic() - start, os.getpriority(os.PRIO_PROCESS, result["id"])))
+        time.sleep(0.01)
+    return result, seen
+
+
+def test_a_visitors_query_is_slowed_by_the_processor_it_has_had_not_by_the_clock(db_path):
+    """plugins/sqlguard.py: a query that waits 300 ms without using the processor (here a
+    function that sleeps; under load, a query waiting for the processor) keeps its
+    priority; with the machine saturated, slowing such waits by the clock had slowed
+    readers' one-millisecond counts, which then waited behind everything else."""
+    result, seen = _priorities_while(db_path, "select nap(300)", 2000, {"nap": lambda ms: time.sleep(ms / 1000)})
+    assert len(seen) > 10 and {p for _, p in seen} == {result["before"]} == {result["after"]}
+
+
+def test_an_interrupted_query_has_its_priority_back_at_once(db_path):
+    """plugins/sqlguard.py: a slowed query interrupted at its deadline runs at its own
+    priority again from then on, not only once it ends: with the machine busy, a slowed
+    thread took up to a second to reach the end, holding one of the two threads for
+    visitors' SQL. (Here a function that keeps the processor busy for 600 ms, out of
+    SQLite's reach, stands for the last step of an interrupted query.)"""
+    import datasette.database
+
+    def spin(ms):
+        until = time.monotonic() + ms / 1000
+        while time.monotonic() < until:
+            pass
+        return 1
+
+    result, seen = _priorities_while(db_path, "select spin(600)", 250, {"spin": spin})
+    slows = datasette.database.sqlite_timelimit.watchdog.may_slow
+    assert (max(p for _, p in seen) == 19) is slows  # slowed while it ran, where it may be
+    after = [p for t, p in seen if t > 0.35]
+    assert len(after) > 5 and set(after) == {result["before"]}, seen
+
+
 def test_a_failed_query_frees_its_cursor_in_the_sql_thread(db_path):
     """plugins/lanes.py: the exception that leaves the SQL thread carries no cursor; freed on
     the event loop, a cursor waits for its connection, busy with the thread's next query."""
@@ -419,6 +487,138 @@ def test_the_open_lane_takes_the_earliest_deadline_first_and_never_holds_a_late_
     assert ran.index("past its deadline") < ran.index("sooner") < ran.index("later")
     pool.shutdown()
     assert not any(t.is_alive() for t in pool.threads)
+
+
+def _budget(lanes, address=None, usage=None, heavy=None, seconds=60):
+    budget = lanes.Budget(seconds, address, usage)
+    if heavy is not None:
+        budget.heavy = heavy
+    return budget
+
+
+def test_the_open_lane_runs_a_heavy_addresss_queries_after_everyone_elses():
+    """plugins/lanes.py: with both threads busy, a light address's query queued after a
+    heavy one's runs first, even with a later deadline; heavy ones keep deadline order."""
+    import threading
+
+    lanes = load_plugin("lanes")
+    pool = lanes.EarliestFirst(2, "test")
+    release, ran = threading.Event(), []
+
+    def job(name):
+        def run():
+            if name.startswith("busy"):
+                release.wait(10)
+            ran.append(name)
+        return run
+
+    busy = [pool.submit_by(time.monotonic() + 60, job(f"busy {i}")) for i in range(2)]
+    time.sleep(0.1)
+    queued = [pool.submit_for(_budget(lanes, heavy=True, seconds=20), job("heavy, sooner")),
+              pool.submit_for(_budget(lanes, heavy=True, seconds=30), job("heavy, later")),
+              pool.submit_for(_budget(lanes, heavy=False, seconds=40), job("light"))]
+    release.set()
+    for future in busy + queued:
+        future.result(timeout=5)
+    assert [name for name in ran if not name.startswith("busy")] == ["light", "heavy, sooner", "heavy, later"], ran
+    pool.shutdown()
+
+
+def test_a_light_addresss_query_cuts_a_heavy_ones_short_when_no_thread_is_free(db_path):
+    """plugins/lanes.py: both threads running a heavy address's runaway queries, a light
+    address's count does not wait for them to run out of time: the longer-running one is
+    cut short (interrupted) and the count answers at once."""
+    lanes = load_plugin("lanes")
+    load_plugin("sqlguard")
+    import datasette.database
+
+    timelimit = datasette.database.sqlite_timelimit
+    pool = lanes.EarliestFirst(2, "test")
+    usage = lanes.Usage()
+    usage.add("10.0.0.1", 2 * lanes.HEAVY_SECONDS)
+
+    def query(sql):
+        def run():
+            conn = raw(db_path)
+            with timelimit(conn, 5000):
+                return conn.execute(sql).fetchall()
+        return run
+
+    heavy = [_budget(lanes, "10.0.0.1", usage, seconds=5) for _ in range(2)]
+    assert all(b.heavy for b in heavy)
+    runaways = [pool.submit_for(b, lanes.in_sql_thread, b, query(RUNAWAY)) for b in heavy]
+    time.sleep(0.3)
+    light = _budget(lanes, "10.0.0.2", usage, seconds=5)
+    assert not light.heavy
+    start = time.monotonic()
+    count = pool.submit_for(light, lanes.in_sql_thread, light, query("select count(*) from events"))
+    assert count.result(timeout=5)[0][0] > 0
+    assert time.monotonic() - start < 1.0  # the runaways had 4.7 s left
+    cut = [b for b in heavy if b.cut]
+    assert len(cut) == 1
+    with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+        runaways[heavy.index(cut[0])].result(timeout=2)
+    other = next(b for b in heavy if not b.cut)
+    other.cut_short()
+    with pytest.raises(sqlite3.OperationalError):
+        runaways[heavy.index(other)].result(timeout=5)
+    assert usage.of("10.0.0.2") < lanes.HEAVY_SECONDS < usage.of("10.0.0.1")
+    pool.shutdown()
+
+
+def test_an_address_is_heavy_while_its_recent_use_of_the_threads_is():
+    lanes = load_plugin("lanes")
+    usage = lanes.Usage(size=2)
+    usage.add("a", 2 * lanes.HEAVY_SECONDS)
+    assert usage.heavy("a") and not usage.heavy("b")
+    now = time.monotonic()
+    assert usage.of("a", now + lanes.HALF_LIFE) == pytest.approx(lanes.HEAVY_SECONDS, rel=0.01)
+    assert usage.of("a", now + 2 * lanes.HALF_LIFE) < lanes.HEAVY_SECONDS
+    usage.add("b", 0.1)
+    usage.add("c", 0.1)
+    assert usage.of("a") == 0  # the oldest forgotten: the last `size` addresses are kept
+    assert set(usage.seen) == {"b", "c"}
+
+
+def test_places_are_held_until_a_requests_queries_are_done():
+    """plugins/lanes.py: a request rendering its answer holds no place; one waiting for its
+    first query, or with one queued or running, does. When all are held, a light newcomer
+    takes a heavy address's place (even a waiting one's), a heavy newcomer no light one's."""
+    lanes = load_plugin("lanes")
+    places = lanes.Places()
+    done = [_budget(lanes, f"10.0.1.{i}", heavy=False) for i in range(lanes.OPEN_REQUESTS)]
+    for b in done:
+        assert places.take(b)
+        b.began = True  # its query has been answered: jobs == 0
+    waiting = [_budget(lanes, f"10.0.2.{i}", heavy=False) for i in range(lanes.OPEN_REQUESTS - 1)]
+    assert all(places.take(b) for b in waiting)
+    heavy = _budget(lanes, "10.0.3.1", heavy=True)
+    assert places.take(heavy)  # the last place
+    assert not places.take(_budget(lanes, "10.0.3.2", heavy=True))
+    assert not heavy.cut and not any(b.cut for b in waiting)
+    light = _budget(lanes, "10.0.4.1", heavy=False)
+    assert places.take(light)
+    assert heavy.cut and heavy.deadline <= time.monotonic()
+    assert not places.take(_budget(lanes, "10.0.4.2", heavy=False))  # none has run past GIVE_WAY_AFTER
+    for b in list(places.admitted):
+        places.leave(b)
+    places.admitted = [_budget(lanes, heavy=False) for _ in range(lanes.IN_FLIGHT)]
+    for b in places.admitted:
+        b.began = True
+    assert not places.take(_budget(lanes, heavy=False))  # however few hold a place
+
+
+@pytest.mark.parametrize("peer, headers, header, expected", [
+    ("203.0.113.7", [], None, "203.0.113.7"),
+    ("203.0.113.7", [(b"fly-client-ip", b"198.51.100.2")], None, "203.0.113.7"),  # not configured: ignored
+    ("172.16.0.2", [(b"fly-client-ip", b"198.51.100.2")], b"fly-client-ip", "198.51.100.2"),
+    ("172.16.0.2", [], b"fly-client-ip", "172.16.0.2"),
+    ("2001:db8:1:2:3:4:5:6", [], None, "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:ffff::1", [], None, "2001:db8:1:2::/64"),
+])
+def test_a_visitor_is_known_by_address_and_an_ipv6_host_by_its_64(peer, headers, header, expected):
+    lanes = load_plugin("lanes")
+    assert lanes.client_address({"client": (peer, 1234), "headers": headers}, header) == expected
 
 
 def test_a_short_hostile_run_leaves_cheap_pages_answering(live_server):

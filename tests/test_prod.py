@@ -97,6 +97,47 @@ def test_arbitrary_sql_is_rate_limited_per_client_and_pages_are_not(prod):
     assert all(get(f"{url}/imu/groups?_n={i}")[0] == 200 for i in range(25))
 
 
+def get_from(url: str, address: str) -> tuple[int, float]:
+    """(status, seconds) of a GET sent from a loopback address of its own."""
+    import http.client
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30, source_address=(address, 0))
+    start = time.monotonic()
+    try:
+        conn.request("GET", parts.path + "?" + parts.query)
+        response = conn.getresponse()
+        response.read()
+        return response.status, time.monotonic() - start
+    finally:
+        conn.close()
+
+
+def test_a_replica_shares_visitors_sql_out_by_the_address_nginx_passes_on(db_path, tmp_path):
+    """plugins/lanes.py through the proxy: a replica knows a visitor by the address nginx
+    passes on (X-Forwarded-For), not by nginx's own. One address's runaway queries hold
+    both threads for visitors' SQL; another address's count is answered at once, cutting
+    one of them short. Known by nginx's address, both visitors were one, equally heavy,
+    and the count waited for a runaway query to run out of time. (One replica: nginx's two
+    workers each take turns on their own, and now and then sent every request to one.)"""
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlencode
+
+    runaway = ("with recursive n(i) as (select 1 union all select i + 1 from n) "
+               "select count(*) from n where i < 0 and {} >= 0")
+    with serve_prod_server(db_path, tmp_path, replicas=1) as (url, route, _), ThreadPoolExecutor(4) as pool:
+        def run_away(i):
+            return pool.submit(get_from, f"{url}/{route}.json?" + urlencode({"sql": runaway.format(i)}), "127.0.0.61")
+
+        assert {f.result()[0] for f in [run_away(i) for i in range(2)]} == {400}  # out of time: now heavy
+        again = [run_away(10 + i) for i in range(2)]
+        time.sleep(0.3)
+        status, seconds = get_from(f"{url}/{route}.json?" + urlencode({"sql": "select count(*) from events"}),
+                                   "127.0.0.62")
+        assert status == 200 and seconds < 0.6, seconds
+        assert {f.result()[0] for f in again} == {400}
+
+
 def test_a_replica_that_dies_is_restarted_and_no_request_fails(prod):
     url, _, run = prod
     before = json.loads((run / "replicas.json").read_text())
