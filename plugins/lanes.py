@@ -85,6 +85,13 @@ class Budget:
         self.heavy = usage is not None and usage.heavy(address)
         self.jobs, self.began = 0, False  # its queries waiting or running; whether it has sent any
 
+    def weighs(self, now: float) -> bool:
+        """Heavy, or heavy by now, counting the time its query has been running: a runaway
+        query from an address not yet heavy had held a thread to its deadline while readers'
+        counts waited for it, until they were refused for want of time."""
+        return self.heavy or (self.usage is not None
+                              and self.usage.of(self.address, now) + self.running(now) >= HEAVY_SECONDS)
+
     def holds_place(self) -> bool:
         """Not yet past its queries: before its first one, or while one waits or runs. A
         request rendering its answer holds none: with the machine saturated, requests whose
@@ -176,8 +183,9 @@ class EarliestFirst(concurrent.futures.Executor):
 
     Such a job does no work (its query is refused before it begins), but it waited for a
     worker behind queries allowed a full second each: a request's last query then ended
-    up to a second after its deadline. A light job that finds every worker busy with a
-    heavy address's query, running SLICE or more, cuts the longest-running one short."""
+    up to a second after its deadline. A light job that finds every worker busy, some with
+    a heavy address's query (Budget.weighs) running SLICE or more, cuts the longest-running
+    of those short."""
 
     LATE = 0.05  # a job this close to its deadline may go to the late thread
     SLICE = 0.05
@@ -221,7 +229,7 @@ class EarliestFirst(concurrent.futures.Executor):
             busy = [self.running.get(i) for i in range(self.workers)]
         if not heavy and all(b is not None for b in busy):
             now = time.monotonic()
-            longest = max((b for b in busy if b.heavy and not b.cut), key=lambda b: b.running(now), default=None)
+            longest = max((b for b in busy if not b.cut and b.weighs(now)), key=lambda b: b.running(now), default=None)
             if longest is not None and longest.running(now) >= self.SLICE:
                 longest.cut_short()
         return future

@@ -172,6 +172,8 @@ def bad_request(request, exception) -> str | None:
         return None
     if isinstance(exception, QueryInterrupted):
         return "SQL query took too long"
+    if isinstance(exception, sqlite3.OperationalError) and str(exception).startswith("the site is busy"):
+        return str(exception).capitalize()  # cut short for other visitors' queries (plugins/sqlguard.py)
     timelimit = args.get("_timelimit")
     if isinstance(exception, ValueError) and timelimit is not None and not timelimit.isdigit():
         return "_timelimit must be a whole number of milliseconds"

@@ -322,6 +322,8 @@ def test_a_runaway_query_gives_its_place_to_a_readers(metadata, settings, db_pat
     with sqlite3.connect(db_path) as con:
         assert reader.json()["rows"] == [[con.execute("select count(*) from events").fetchone()[0]]]
     assert {r.status_code for r in runaways} == {400}
+    assert any("the site is busy: this query was stopped so that other visitors" in r.json()["error"]
+               for r in runaways)
 
 
 @pytest.mark.parametrize("visitors", [True, False])
@@ -524,10 +526,12 @@ def test_the_open_lane_runs_a_heavy_addresss_queries_after_everyone_elses():
     pool.shutdown()
 
 
-def test_a_light_addresss_query_cuts_a_heavy_ones_short_when_no_thread_is_free(db_path):
+@pytest.mark.parametrize("before", ["heavy before", "heavy by running"])
+def test_a_light_addresss_query_cuts_a_heavy_ones_short_when_no_thread_is_free(db_path, before):
     """plugins/lanes.py: both threads running a heavy address's runaway queries, a light
     address's count does not wait for them to run out of time: the longer-running one is
-    cut short (interrupted) and the count answers at once."""
+    cut short (interrupted) and the count answers at once. An address is heavy by its
+    queries before, or by the time its query has been running."""
     lanes = load_plugin("lanes")
     load_plugin("sqlguard")
     import datasette.database
@@ -535,7 +539,8 @@ def test_a_light_addresss_query_cuts_a_heavy_ones_short_when_no_thread_is_free(d
     timelimit = datasette.database.sqlite_timelimit
     pool = lanes.EarliestFirst(2, "test")
     usage = lanes.Usage()
-    usage.add("10.0.0.1", 2 * lanes.HEAVY_SECONDS)
+    if before == "heavy before":
+        usage.add("10.0.0.1", 2 * lanes.HEAVY_SECONDS)
 
     def query(sql):
         def run():
@@ -545,7 +550,7 @@ def test_a_light_addresss_query_cuts_a_heavy_ones_short_when_no_thread_is_free(d
         return run
 
     heavy = [_budget(lanes, "10.0.0.1", usage, seconds=5) for _ in range(2)]
-    assert all(b.heavy for b in heavy)
+    assert all(b.heavy for b in heavy) is (before == "heavy before")
     runaways = [pool.submit_for(b, lanes.in_sql_thread, b, query(RUNAWAY)) for b in heavy]
     time.sleep(0.3)
     light = _budget(lanes, "10.0.0.2", usage, seconds=5)
@@ -556,7 +561,7 @@ def test_a_light_addresss_query_cuts_a_heavy_ones_short_when_no_thread_is_free(d
     assert time.monotonic() - start < 1.0  # the runaways had 4.7 s left
     cut = [b for b in heavy if b.cut]
     assert len(cut) == 1
-    with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+    with pytest.raises(sqlite3.OperationalError, match="the site is busy: this query was stopped"):
         runaways[heavy.index(cut[0])].result(timeout=2)
     other = next(b for b in heavy if not b.cut)
     other.cut_short()
