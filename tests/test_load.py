@@ -59,7 +59,10 @@ def test_a_short_hostile_load_run_sends_its_attacks_beside_the_readers(db_path, 
     rows = load.hostile_runs(db_path, load.request_mix(db_path, metadata), count=1500, processes=2, clients=40)
     assert [r["run"] for r in rows] == ["no attack", "1% attacks", "10,000 half-open connections"]
     assert rows[1]["attacks"] > 0 and rows[0]["attacks"] == rows[2]["attacks"] == 0
+    assert rows[1]["share"] == rows[1]["rps"] / rows[0]["rps"] == load.attacked_share(rows)
+    assert rows[0]["share"] is None and rows[2]["share"] == rows[2]["rps"] / rows[0]["rps"]
     for row in rows:
         assert row["rps"] > 0 and len(row["errors"]) < 1500 // 20, row["errors"][:5]
     report = load.hostile_report(rows, "test", ("0", "0"))
-    assert "| 1% attacks |" in report and "| no attack |" in report and "100%" in report
+    assert "| 1% attacks | 1 |" in report and "| no attack | 1 |" in report
+    assert f"all rounds together: **{rows[1]['share']:.0%}**" in report
