@@ -93,6 +93,17 @@ def hashed_route(inspect: Path) -> str:
     return f"{DB}-{json.loads(inspect.read_text())[DB]['hash'][:HASH_LENGTH]}"
 
 
+NOFILE = 40_000  # open files an nginx worker asks for
+
+
+def nofile() -> int:
+    """NOFILE, or the hard limit on open files if lower: a worker cannot raise its own past it."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return NOFILE if hard == resource.RLIM_INFINITY else min(NOFILE, hard)
+
+
 def nginx_conf(run: Path, host: str, port: int, db: Path, ports: list[int], route: str) -> Path:
     text = (ROOT / "prod" / "nginx.conf").read_text()
     # max_fails=0: a replica is never taken out of turn. A dead one refuses at once and the
@@ -100,7 +111,7 @@ def nginx_conf(run: Path, host: str, port: int, db: Path, ports: list[int], rout
     # and with both down nginx answered 502 to everyone (bench/load.py --compare, 200 clients).
     upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=0;" for p in ports)
     for mark, value in {"@RUN@": str(run), "@HOST@": host, "@PORT@": str(port), "@DB@": str(db),
-                        "@UPSTREAMS@": upstreams, "@ROUTE@": route,
+                        "@UPSTREAMS@": upstreams, "@ROUTE@": route, "@NOFILE@": str(nofile()),
                         "@USER@": "user root;" if os.geteuid() == 0 else ""}.items():
         text = text.replace(mark, value)
     path = run / "nginx.conf"

@@ -67,6 +67,15 @@ def test_pages_and_scripts_are_compressed_and_keep_their_hashed_links(prod, path
         assert f'href="/{route}/' in plain.decode() and 'href="/imu/' not in plain.decode()
 
 
+def test_nginx_starts_without_alerts(prod):
+    """Asking for more open files than the machine's hard limit (40,000 against 20,000
+    here) printed `setrlimit(RLIMIT_NOFILE, 40000) failed` at each start."""
+    _, _, run = prod
+    log = (run.parent / "serve-prod.log").read_text()
+    assert "[alert]" not in log and "[emerg]" not in log, log
+    assert "worker_rlimit_nofile" in (run / "nginx.conf").read_text()
+
+
 def test_the_release_is_downloadable(prod, db_path):
     """The release package beside the database, through the proxy, as make build leaves it."""
     import dataset
