@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -148,3 +149,37 @@ def test_the_deployed_site_uses_no_project_files_outside_its_folder(deployed):
     url, folder = deployed
     assert not (folder / "labels.py").exists() and os.path.isdir(folder / "plugins")
     assert b"Islamic Movement of Uzbekistan" in fetch(url + "/imu/groups/imu")
+
+
+def test_the_deployed_site_knows_a_visitor_by_flys_client_address(deployed):
+    """plugins/lanes.py behind Fly's proxy, where every request comes from the proxy's own
+    address: visitors are known by the Fly-Client-IP header the proxy sets. One visitor's
+    runaway queries hold both threads for visitors' SQL; another visitor's count is
+    answered at once, cutting one short. Known by the proxy's address, they were one
+    visitor, and the count waited for a runaway to run out of time."""
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlencode
+
+    url, _ = deployed
+    with urllib.request.urlopen(url + "/imu.json?sql=select+1", timeout=30) as r:
+        route = r.url.split("?")[0]  # the hashed address, so that no redirect drops the header
+
+    def get(sql: str, visitor: str) -> tuple[int, float]:
+        request = urllib.request.Request(route + "?" + urlencode({"sql": sql}), headers={"Fly-Client-IP": visitor})
+        start = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                r.read()
+                return r.status, time.monotonic() - start
+        except urllib.error.HTTPError as e:
+            return e.code, time.monotonic() - start
+
+    runaway = ("with recursive n(i) as (select 1 union all select i + 1 from n) "
+               "select count(*) from n where i < 0 and {} >= 0")
+    with ThreadPoolExecutor(4) as pool:
+        assert {f.result()[0] for f in [pool.submit(get, runaway.format(i), "198.51.100.1") for i in range(2)]} == {400}
+        again = [pool.submit(get, runaway.format(10 + i), "198.51.100.1") for i in range(2)]
+        time.sleep(0.3)
+        status, seconds = get("select count(*) from events", "198.51.100.2")
+        assert status == 200 and seconds < 0.6, seconds
+        assert {f.result()[0] for f in again} == {400}
