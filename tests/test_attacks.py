@@ -22,6 +22,8 @@ from datasette.utils import module_from_path
 from conftest import ROOT, make_datasette
 from fold import SQL_MAX_CHARS, _fold_cached, sql_fold
 
+pytestmark = pytest.mark.serial  # timed or bounded: run alone (Makefile, `make test`)
+
 sys.path.insert(0, str(ROOT / "bench"))
 
 import hostile  # noqa: E402

@@ -20,6 +20,8 @@ import files
 from conftest import ROOT
 from test_validation import BASE, events, write_docs
 
+pytestmark = pytest.mark.serial  # timed or bounded: run alone (Makefile, `make test`)
+
 sys.path.insert(0, str(ROOT / "bench"))
 import generate  # noqa: E402
 

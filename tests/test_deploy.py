@@ -22,6 +22,8 @@ import pytest
 import dataset
 from conftest import ROOT, datasette_server, free_port
 
+pytestmark = pytest.mark.serial  # timed or bounded: run alone (Makefile, `make test`)
+
 PAGES = ["/", "/about", "/imu/groups/imu", "/imu/timeline?group=imu", "/imu/events_map",
          "/imu/events", "/robots.txt"]
 

@@ -25,6 +25,8 @@ import seedparse
 from fold import search_problem
 from conftest import ROOT, datasette_server
 
+pytestmark = pytest.mark.serial  # timed or bounded: run alone (Makefile, `make test`)
+
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 SVG = '"><svg onload=alert(1)>'

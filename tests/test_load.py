@@ -4,7 +4,11 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.serial  # timed or bounded: run alone (Makefile, `make test`)
 
 sys.path.insert(0, str(ROOT / "bench"))
 

@@ -18,6 +18,8 @@ import pytest
 
 from conftest import ROOT, serve_prod_server
 
+pytestmark = pytest.mark.serial  # timed or bounded: run alone (Makefile, `make test`)
+
 
 def get(url: str):
     try:
