@@ -328,12 +328,10 @@ def test_a_runaway_query_gives_its_place_to_a_readers(metadata, settings, db_pat
                for r in runaways)
 
 
-@pytest.mark.parametrize("visitors", [True, False])
-def test_a_visitors_slow_query_gives_way_and_takes_its_priority_back(db_path, visitors):
-    """plugins/sqlguard.py: past 50 ms a query of a request carrying the visitor's own SQL
-    runs at nice 19, and its thread is back at its own priority once it ends (where the
-    process may take a priority back; elsewhere nothing is slowed). The site's own queries
-    are never slowed."""
+def _priorities_while(db_path, sql: str, limit_ms: int, functions: dict, visitor: bool = True) -> tuple[dict, list]:
+    """Run a query on a thread of its own under the watchdog, as a visitor's (with a
+    request's budget) or as the site's own; its thread's nice value before and after, and
+    sampled every 10 ms while it runs (time since start, value)."""
     import threading
 
     import datasette.database
@@ -345,44 +343,7 @@ def test_a_visitors_slow_query_gives_way_and_takes_its_priority_back(db_path, vi
     def run():
         me = threading.get_native_id()
         result["id"], result["before"] = me, os.getpriority(os.PRIO_PROCESS, me)
-        timelimit.request.budget = load_plugin("lanes").Budget(5) if visitors else None
-        conn = raw(db_path)
-        try:
-            with timelimit(conn, 400):
-                conn.execute(RUNAWAY).fetchall()
-        except sqlite3.OperationalError:
-            pass  # interrupted at 400 ms, as intended
-        finally:
-            timelimit.request.budget = None
-        result["after"] = os.getpriority(os.PRIO_PROCESS, me)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    while thread.is_alive():
-        if "id" in result:
-            with contextlib.suppress(OSError):
-                seen.append(os.getpriority(os.PRIO_PROCESS, result["id"]))
-        time.sleep(0.01)
-    assert result["after"] == result["before"] and len(seen) > 10
-    slowed = visitors and timelimit.watchdog.may_slow
-    assert (max(seen) == 19) is slowed, (visitors, timelimit.watchdog.may_slow, set(seen))
-
-
-def _priorities_while(db_path, sql: str, limit_ms: int, functions: dict) -> tuple[dict, list]:
-    """Run a visitor's query on a thread of its own under the watchdog; its thread's nice
-    value before and after, and sampled every 10 ms while it runs (time since start, value)."""
-    import threading
-
-    import datasette.database
-
-    load_plugin("sqlguard")
-    timelimit = datasette.database.sqlite_timelimit
-    seen, result = [], {}
-
-    def run():
-        me = threading.get_native_id()
-        result["id"], result["before"] = me, os.getpriority(os.PRIO_PROCESS, me)
-        timelimit.request.budget = load_plugin("lanes").Budget(5)
+        timelimit.request.budget = load_plugin("lanes").Budget(5) if visitor else None
         conn = raw(db_path)
         for name, fn in functions.items():
             conn.create_function(name, 1, fn)
@@ -404,6 +365,20 @@ def _priorities_while(db_path, sql: str, limit_ms: int, functions: dict) -> tupl
                 seen.append((time.monotonic() - start, os.getpriority(os.PRIO_PROCESS, result["id"])))
         time.sleep(0.01)
     return result, seen
+
+
+@pytest.mark.parametrize("visitors", [True, False])
+def test_a_visitors_slow_query_gives_way_and_takes_its_priority_back(db_path, visitors):
+    """plugins/sqlguard.py: once it has had 5 ms of the processor, a query of a request
+    carrying the visitor's own SQL runs at nice 19, and its thread is back at its own
+    priority once it ends (where the process may take a priority back; elsewhere nothing
+    is slowed). The site's own queries are never slowed."""
+    import datasette.database
+
+    result, seen = _priorities_while(db_path, RUNAWAY, 400, {}, visitor=visitors)
+    assert result["after"] == result["before"] and len(seen) > 10
+    slowed = visitors and datasette.database.sqlite_timelimit.watchdog.may_slow
+    assert (max(p for _, p in seen) == 19) is slowed, (visitors, slowed, seen)
 
 
 def test_a_visitors_query_is_slowed_by_the_processor_it_has_had_not_by_the_clock(db_path):
@@ -460,13 +435,11 @@ def test_a_failed_query_frees_its_cursor_in_the_sql_thread(db_path):
     assert alive == [True, False]  # Datasette's own way keeps it; the lanes free it
 
 
-def test_the_open_lane_takes_the_earliest_deadline_first_and_never_holds_a_late_query():
-    """plugins/lanes.py: with both threads busy, a query past its request's deadline is
-    refused at once on the late thread (it waited up to a second behind them), and the
-    queued ones run earliest deadline first, not in arrival order."""
+def held_pool(lanes):
+    """The open lane's pool with both threads held by a "busy" job until `release` is set:
+    (pool, job(name) making a job that notes its name in `ran`, the busy futures, release, ran)."""
     import threading
 
-    lanes = load_plugin("lanes")
     pool = lanes.EarliestFirst(2, "test")
     release, ran = threading.Event(), []
 
@@ -478,9 +451,18 @@ def test_the_open_lane_takes_the_earliest_deadline_first_and_never_holds_a_late_
             return name
         return run
 
-    now = time.monotonic()
-    busy = [pool.submit_by(now + 60, job(f"busy {i}")) for i in range(2)]
+    busy = [pool.submit_by(time.monotonic() + 60, job(f"busy {i}")) for i in range(2)]
     time.sleep(0.1)  # both threads are now held
+    return pool, job, busy, release, ran
+
+
+def test_the_open_lane_takes_the_earliest_deadline_first_and_never_holds_a_late_query():
+    """plugins/lanes.py: with both threads busy, a query past its request's deadline is
+    refused at once on the late thread (it waited up to a second behind them), and the
+    queued ones run earliest deadline first, not in arrival order."""
+    lanes = load_plugin("lanes")
+    pool, job, busy, release, ran = held_pool(lanes)
+    now = time.monotonic()
     later = pool.submit_by(now + 30, job("later"))
     sooner = pool.submit_by(now + 20, job("sooner"))
     late = pool.submit_by(now, job("past its deadline"))
@@ -503,21 +485,8 @@ def _budget(lanes, address=None, usage=None, heavy=None, seconds=60):
 def test_the_open_lane_runs_a_heavy_addresss_queries_after_everyone_elses():
     """plugins/lanes.py: with both threads busy, a light address's query queued after a
     heavy one's runs first, even with a later deadline; heavy ones keep deadline order."""
-    import threading
-
     lanes = load_plugin("lanes")
-    pool = lanes.EarliestFirst(2, "test")
-    release, ran = threading.Event(), []
-
-    def job(name):
-        def run():
-            if name.startswith("busy"):
-                release.wait(10)
-            ran.append(name)
-        return run
-
-    busy = [pool.submit_by(time.monotonic() + 60, job(f"busy {i}")) for i in range(2)]
-    time.sleep(0.1)
+    pool, job, busy, release, ran = held_pool(lanes)
     queued = [pool.submit_for(_budget(lanes, heavy=True, seconds=20), job("heavy, sooner")),
               pool.submit_for(_budget(lanes, heavy=True, seconds=30), job("heavy, later")),
               pool.submit_for(_budget(lanes, heavy=False, seconds=40), job("light"))]
