@@ -314,11 +314,13 @@ class Watchdog:
                 self.interrupt(conn)
 
     def interrupt(self, conn: sqlite3.Connection) -> None:
-        """Interrupt a query (under self.wake), at its thread's own priority again."""
+        """Interrupt a query (under self.wake), at its thread's own priority again. (Never
+        an exception here: the watchdog's thread ending would leave every query unbounded.)"""
         conn.interrupt()
         slowed = self.slowed.pop(id(conn), None)
         if slowed:
-            os.setpriority(os.PRIO_PROCESS, *slowed)
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, *slowed)
 
     def earliest(self) -> float | None:
         return min([d for d, _ in self.deadlines.values()] + [s[0] for s in self.slow.values()], default=None)
@@ -334,12 +336,17 @@ class Watchdog:
                         del self.deadlines[key]
                 for key, (look_at, thread_id, priority, clock, began) in list(self.slow.items()):
                     if now >= look_at:
-                        left = SLOW_SECONDS - (time.clock_gettime(clock) - began)
+                        try:
+                            left = SLOW_SECONDS - (time.clock_gettime(clock) - began)
+                        except OSError:  # its thread is gone
+                            del self.slow[key]
+                            continue
                         if left > 0:  # it has waited for the processor: look again when it may have had it
                             self.slow[key] = (now + max(left, 0.005), thread_id, priority, clock, began)
                             continue
-                        os.setpriority(os.PRIO_PROCESS, thread_id, SLOW_NICE)  # its query is running
-                        self.slowed[key] = (thread_id, priority)
+                        with contextlib.suppress(OSError):
+                            os.setpriority(os.PRIO_PROCESS, thread_id, SLOW_NICE)  # its query is running
+                            self.slowed[key] = (thread_id, priority)
                         del self.slow[key]
                 earliest = self.earliest()
                 self.wake.wait(None if earliest is None else earliest - now)
