@@ -130,17 +130,22 @@ class Usage:
     def of(self, address: str | None, now: float | None = None) -> float:
         now = time.monotonic() if now is None else now
         with self.lock:
-            seconds, at = self.seen.get(address, (0.0, now))
+            return self.decayed(address, now)
+
+    def decayed(self, address: str | None, now: float) -> float:
+        """(Under self.lock.)"""
+        seconds, at = self.seen.get(address, (0.0, now))
         return seconds * 0.5 ** ((now - at) / HALF_LIFE)
 
     def heavy(self, address: str | None) -> bool:
         return self.of(address) >= HEAVY_SECONDS
 
     def add(self, address: str | None, seconds: float) -> None:
+        """In one hold of the lock: both SQL threads add, and an addition read before the
+        other's write would have been lost."""
         now = time.monotonic()
-        had = self.of(address, now)
         with self.lock:
-            self.seen[address] = (had + seconds, now)
+            self.seen[address] = (self.decayed(address, now) + seconds, now)
             self.seen.move_to_end(address)
             if len(self.seen) > self.size:
                 self.seen.popitem(last=False)
