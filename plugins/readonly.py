@@ -40,6 +40,7 @@ import sqlite3
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 import markupsafe
+import datasette.database
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
 import datasette.handle_exception
@@ -172,8 +173,9 @@ def bad_request(request, exception) -> str | None:
         return None
     if isinstance(exception, QueryInterrupted):
         return "SQL query took too long"
-    if isinstance(exception, sqlite3.OperationalError) and str(exception).startswith("the site is busy"):
-        return str(exception).capitalize()  # cut short for other visitors' queries (plugins/sqlguard.py)
+    cut_short = getattr(datasette.database.sqlite_timelimit, "cut_short", None)  # plugins/sqlguard.py
+    if isinstance(exception, sqlite3.OperationalError) and str(exception) == cut_short:
+        return cut_short[0].upper() + cut_short[1:]  # cut short for other visitors' queries
     timelimit = args.get("_timelimit")
     if isinstance(exception, ValueError) and timelimit is not None and not timelimit.isdigit():
         return "_timelimit must be a whole number of milliseconds"

@@ -364,6 +364,7 @@ def patch_timelimit() -> None:
 
     sqlite_timelimit.watchdog = watchdog
     sqlite_timelimit.request = REQUEST  # where plugins/lanes.py puts a request's budget
+    sqlite_timelimit.cut_short = CUT_SHORT  # the words plugins/readonly.py shows on a `_where` page
     datasette.database.sqlite_timelimit = sqlite_timelimit
 
 

@@ -703,3 +703,13 @@ def test_a_records_disputes_are_those_of_its_claims_and_of_claims_quoting_the_sa
                 c in mine or (c["source_id"], c["quote"]) in passages)}
             got = {r[0] for r in con.execute(records._DISPUTED_SQL.format(found=found), {"id": record})}
             assert got == expected, (table, record)
+
+
+def test_a_where_page_cut_short_says_so_in_the_sites_words():
+    """plugins/readonly.py shows sqlguard's words for a query cut short for others, on a
+    `_where` page, as a sentence: "Try again" kept as written."""
+    from datasette.utils.asgi import Request
+
+    guard, readonly = load_plugin("sqlguard"), load_plugin("readonly")
+    message = readonly.bad_request(Request.fake("/imu/events?_where=1"), sqlite3.OperationalError(guard.CUT_SHORT))
+    assert message == "T" + guard.CUT_SHORT[1:] and "Try again in a moment" in message
